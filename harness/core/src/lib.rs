@@ -1,0 +1,24 @@
+//! compbench-core: the contracts between compbench's crates.
+//!
+//! * [`ir`]: the Workload IR, the only thing methods hand to hardware models.
+//! * [`params`]: typed, documented parameters with defaults and ranges, shared by methods,
+//!   hardware models and models so that `compbench list` and suite validation read one source.
+//! * [`hw`]: the [`hw::HwModel`] / [`hw::HwDesign`] traits and the [`hw::HwReport`] they produce.
+//! * [`data`]: plain image-classification splits and the [`data::Dataset`] trait.
+//! * [`seed`]: stable seed derivation per axis (benchopt's idea).
+//!
+//! Architecture invariant: this crate does no IO and depends on nothing heavier than serde.
+
+pub mod data;
+pub mod hw;
+pub mod ir;
+pub mod params;
+pub mod seed;
+
+pub use data::{Dataset, DataError, ImageSplit, Splits};
+pub use hw::{Breakdown, HwDesign, HwModel, HwReport};
+pub use ir::{
+    BlockSparsity, Gemm, HeCost, Layer, NonlinearImpl, NonlinearKind, NonlinearOp, NumFormat, Op,
+    VqMetric, VqSpec, Workload,
+};
+pub use params::{ParamError, ParamKind, ParamSpec, Params, Value};

@@ -1,0 +1,1 @@
+//! Datasets, model zoo, burn training, deployed kernels and the Method trait.

@@ -1,0 +1,1 @@
+//! Experiment scheduling, cache, resume, results table.

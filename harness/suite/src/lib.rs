@@ -1,0 +1,1 @@
+//! Suite YAML schema, validation with file:line:col errors, grid expansion.

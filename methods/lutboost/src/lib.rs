@@ -1,0 +1,1 @@
+//! LUT-DLA's LUTBoost: vector quantization, multistage training, LUT-GEMM kernels.

@@ -1,0 +1,1 @@
+//! Scalar quantization: PTQ, QAT, LSQ, PACT, binary and ternary, with integer kernels.

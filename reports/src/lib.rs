@@ -1,0 +1,1 @@
+//! Markdown and HTML reports, SVG charts, paper-vs-reproduced claims.
