@@ -1,1 +1,42 @@
-//! Accelerator cost models: technology scaling, SRAM, systolic arrays, LUT accelerator, block-sparse, GPU roofline, DSE.
+//! Accelerator cost models: technology scaling, SRAM, systolic arrays, LUT accelerator,
+//! block-sparse, GPU roofline, DSE.
+//!
+//! Every model implements [`compbench_core::HwModel`]; [`all`] is the list the registry crate
+//! re-exports. Designs precompute their per-design constants in `build`, so `eval_layer` is a
+//! handful of closed-form expressions: pure, allocation-free, well under a microsecond.
+//!
+//! * [`tech`]: Horowitz 45 nm op costs, Stillmaker–Baas node/voltage scaling, Aladdin registers.
+//! * [`sram`]: SRAM energy/area/leakage from capacity, width, node.
+//! * [`vector`]: the vector unit every accelerator uses for non-linear ops.
+//! * [`systolic`]: SCALE-Sim v2 compute model + energy/area (`systolic`).
+//! * [`lut`]: LUT-DLA-style VQ accelerator (`lut`), [`lut::equal_throughput_systolic`].
+//! * [`block_sparse`]: WS array skipping zero weight tiles (`block_sparse`).
+//! * [`gpu`]: roofline with H100/A100 presets (`gpu_roofline`).
+//! * [`dse`]: grid/random sweeps, Pareto front, YAML spec.
+//! * [`workloads`]: the project's MLP, CNN and tiny ViT as Workload IR.
+
+pub mod block_sparse;
+pub mod common;
+pub mod dse;
+pub mod gpu;
+pub mod lut;
+pub mod sram;
+pub mod systolic;
+pub mod tech;
+pub mod vector;
+pub mod workloads;
+
+use compbench_core::HwModel;
+
+pub use block_sparse::{BLOCK_SPARSE, BlockSparseDesign};
+pub use dse::{DseError, DsePoint, DseResult, DseSpec, run_dse};
+pub use gpu::{GPU_ROOFLINE, GpuDesign};
+pub use lut::{LUT, LutDesign, equal_throughput_systolic, lut_params_for};
+pub use systolic::{SYSTOLIC, SystolicDesign};
+
+static ALL: [&dyn HwModel; 4] = [&SYSTOLIC, &LUT, &BLOCK_SPARSE, &GPU_ROOFLINE];
+
+/// Every hardware model, in listing order.
+pub fn all() -> &'static [&'static dyn HwModel] {
+    &ALL
+}

@@ -1,1 +1,30 @@
-//! Datasets, model zoo, burn training, deployed kernels and the Method trait.
+//! compbench-nn: the NN substrate.
+//!
+//! Three representations of a network (DESIGN.md):
+//! 1. trainable: burn modules in [`models`], trained by [`train`], extended through [`hooks`];
+//! 2. deployed: our own kernels on plain buffers, in [`deployed`] and [`kernels`];
+//! 3. Workload IR (compbench-core), emitted by the deployed model.
+//!
+//! Plus datasets ([`data`]), the [`method::Method`] extension point and the [`Identity`] method.
+//! ARCHITECTURE-nn.md has the code map and invariants.
+
+pub mod data;
+pub mod deployed;
+pub mod hooks;
+pub mod identity;
+pub mod kernels;
+pub mod method;
+pub mod models;
+pub mod train;
+
+pub use deployed::{Captured, DeployedModel, GemmKernel, NonlinearKernel};
+pub use hooks::{ConvGeom, DenseHooks, GemmSite, NonlinearSite, TrainHooks};
+pub use identity::Identity;
+pub use method::{Compressed, Method, MethodCtx, MethodError};
+pub use models::{GemmLayerInfo, GemmShape, ModelConfig, ModelKind, Network};
+pub use train::{BaselineInfo, TrainConfig, TrainLog};
+
+/// The training/inference device of burn models: the flex CPU backend.
+pub fn device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}

@@ -1,1 +1,249 @@
 //! The static lists of methods, hardware models, models and datasets: one line per plugin.
+//!
+//! rust-analyzer's assists list, not a linker trick: adding a method is one crate plus one line
+//! in [`methods`]. Everything that names plugins (suite validation, `compbench list`, the
+//! runner) reads these lists, so a plugin is described once, by itself.
+//!
+//! API boundary: lookups return "unknown X `id` (valid ids are: ...)" errors; nothing here
+//! prints or does IO.
+
+use std::sync::OnceLock;
+
+use compbench_core::{Dataset, HwModel, ParamError, ParamSpec, Params, Value};
+use compbench_nn::{Method, ModelConfig, ModelKind, TrainConfig};
+use compbench_suite::{Catalog, PluginInfo};
+
+/// Every compression method, in listing order.
+pub fn methods() -> &'static [&'static dyn Method] {
+    static ALL: OnceLock<Vec<&'static dyn Method>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        static IDENTITY: compbench_nn::Identity = compbench_nn::Identity;
+        [&IDENTITY as &'static dyn Method]
+            .into_iter()
+            // One line per method crate:
+            .chain(compbench_scalar_quant::all().iter().copied())
+            .chain(compbench_lutboost::all().iter().copied())
+            .chain(compbench_magnitude_prune::all().iter().copied())
+            .collect()
+    })
+}
+
+/// Every hardware model, in listing order.
+pub fn hwmodels() -> &'static [&'static dyn HwModel] {
+    compbench_hwmodels::all()
+}
+
+/// Every dataset, in listing order.
+pub fn datasets() -> &'static [&'static dyn Dataset] {
+    compbench_nn::data::all()
+}
+
+/// A model of the zoo as a suite sees it: its architecture knobs plus the training recipe's.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelInfo {
+    pub kind: ModelKind,
+    pub id: &'static str,
+    pub describe: &'static str,
+    /// Architecture parameters followed by [`TRAIN_PARAMS`] (`p_model_<name>` columns).
+    pub params: &'static [ParamSpec],
+}
+
+/// Training-recipe parameters every model takes. 0 means "the model's recipe" (see
+/// `TrainConfig::for_model`, shortened by `--quick`), so a quick run can shorten a default
+/// recipe without the suite spelling one out.
+pub const TRAIN_PARAMS: &[ParamSpec] = &[
+    ParamSpec::int(
+        "epochs",
+        0,
+        0,
+        1000,
+        "training epochs; 0 = the model's recipe (mlp 15, cnn 12, vit 8; 1 with --quick)",
+    ),
+    ParamSpec::int(
+        "batch_size",
+        0,
+        0,
+        4096,
+        "mini-batch size; 0 = the recipe's (128)",
+    ),
+    ParamSpec::float("lr", 0.0, 0.0, 1.0, "peak learning rate; 0 = the recipe's"),
+    ParamSpec::int(
+        "train_subset",
+        0,
+        0,
+        100_000_000,
+        "train on the first n examples; 0 = all (12 800 with --quick)",
+    ),
+];
+
+/// Every model of the zoo, in listing order.
+pub fn models() -> &'static [ModelInfo] {
+    static ALL: OnceLock<Vec<ModelInfo>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        ModelKind::ALL
+            .iter()
+            .map(|&kind| {
+                let params: Vec<ParamSpec> =
+                    kind.params().iter().chain(TRAIN_PARAMS).copied().collect();
+                // Built once per process; the suite API wants 'static slices like the plugins'.
+                let params: &'static [ParamSpec] = Box::leak(params.into_boxed_slice());
+                ModelInfo {
+                    kind,
+                    id: kind.name(),
+                    describe: kind.describe(),
+                    params,
+                }
+            })
+            .collect()
+    })
+}
+
+/// An id that is not in a list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{id}` (valid ids are: {valid})")]
+pub struct UnknownId {
+    pub what: &'static str,
+    pub id: String,
+    pub valid: String,
+}
+
+fn lookup<T: Copy>(
+    what: &'static str,
+    id: &str,
+    items: impl Iterator<Item = (&'static str, T)> + Clone,
+) -> Result<T, UnknownId> {
+    items
+        .clone()
+        .find(|(i, _)| *i == id)
+        .map(|(_, t)| t)
+        .ok_or_else(|| UnknownId {
+            what,
+            id: id.to_string(),
+            valid: items.map(|(i, _)| i).collect::<Vec<_>>().join(", "),
+        })
+}
+
+pub fn method(id: &str) -> Result<&'static dyn Method, UnknownId> {
+    lookup("method", id, methods().iter().map(|m| (m.id(), *m)))
+}
+
+pub fn hwmodel(id: &str) -> Result<&'static dyn HwModel, UnknownId> {
+    lookup(
+        "hardware model",
+        id,
+        hwmodels().iter().map(|h| (h.id(), *h)),
+    )
+}
+
+pub fn dataset(id: &str) -> Result<&'static dyn Dataset, UnknownId> {
+    lookup("dataset", id, datasets().iter().map(|d| (d.id(), *d)))
+}
+
+pub fn model(id: &str) -> Result<&'static ModelInfo, UnknownId> {
+    lookup("model", id, models().iter().map(|m| (m.id, m)))
+}
+
+/// The architecture of model `kind` from resolved suite parameters (training knobs ignored).
+pub fn model_config(kind: ModelKind, params: &Params) -> Result<ModelConfig, ParamError> {
+    let arch: Params = Params(
+        params
+            .0
+            .iter()
+            .filter(|(k, _)| kind.params().iter().any(|s| s.name == k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    ModelConfig::from_params(kind, &arch)
+}
+
+/// The training recipe of model `kind` from resolved suite parameters: the model's recipe,
+/// shortened when `quick`, then every non-zero [`TRAIN_PARAMS`] value applied.
+pub fn train_config(kind: ModelKind, params: &Params, quick: bool) -> TrainConfig {
+    let base = TrainConfig::for_model(kind);
+    let mut t = if quick { base.quick() } else { base };
+    let int = |n: &str| match params.get(n) {
+        Some(Value::Int(i)) if *i > 0 => Some(*i as usize),
+        _ => None,
+    };
+    if let Some(e) = int("epochs") {
+        t.epochs = e;
+    }
+    if let Some(b) = int("batch_size") {
+        t.batch_size = b;
+    }
+    if let Some(n) = int("train_subset") {
+        t.train_subset = Some(n);
+    }
+    if let Some(Value::Float(lr)) = params.get("lr")
+        && *lr > 0.0
+    {
+        t.lr = *lr;
+    }
+    t
+}
+
+/// The lists as a suite-validation [`Catalog`], with each method's cross-parameter check
+/// (`Method::check` against the model configuration) wired in.
+pub fn catalog() -> Catalog<'static> {
+    Catalog {
+        methods: methods()
+            .iter()
+            .map(|&m| {
+                PluginInfo::new(m.id(), m.describe(), m.params()).with_check(Box::new(
+                    move |p: &Params, model: &str, mp: &Params| {
+                        let Ok(info) = crate::model(model) else {
+                            return Ok(());
+                        };
+                        let cfg = model_config(info.kind, mp)?;
+                        m.check(p, &cfg)
+                    },
+                ))
+            })
+            .collect(),
+        models: models()
+            .iter()
+            .map(|m| PluginInfo::new(m.id, m.describe, m.params))
+            .collect(),
+        datasets: datasets()
+            .iter()
+            .map(|d| PluginInfo::new(d.id(), d.describe(), &[]))
+            .collect(),
+        hwmodels: hwmodels().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_lookups_list_valid_ids() {
+        let mut ids: Vec<&str> = methods().iter().map(|m| m.id()).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate method id");
+        let e = method("nope").map(|_| ()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown method `nope` (valid ids are: identity"),
+            "{e}"
+        );
+        assert!(model("mlp").is_ok());
+        assert!(dataset("synthetic").is_ok());
+    }
+
+    #[test]
+    fn quick_recipe_is_shorter_and_explicit_values_win() {
+        let info = model("mlp").unwrap();
+        let p = Params::defaults(info.params);
+        assert_eq!(train_config(ModelKind::Mlp, &p, true).epochs, 1);
+        let mut p2 = p.clone();
+        p2.set("epochs", Value::Int(3));
+        assert_eq!(train_config(ModelKind::Mlp, &p2, true).epochs, 3);
+        assert_eq!(
+            train_config(ModelKind::Mlp, &p, false).epochs,
+            TrainConfig::for_model(ModelKind::Mlp).epochs
+        );
+    }
+}

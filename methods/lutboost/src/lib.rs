@@ -1,1 +1,22 @@
-//! LUT-DLA's LUTBoost: vector quantization, multistage training, LUT-GEMM kernels.
+//! LUT-DLA's LUTBoost (Li et al., HPCA 2025): replace GEMMs by vector-quantized look-up tables,
+//! trained in stages, and run them with a LUT-GEMM kernel.
+//!
+//! Code map (ARCHITECTURE-lutboost.md has the invariants):
+//! * [`metric`], [`kmeans`]: distances and stage-1 centroid initialization;
+//! * [`encode`], [`table`], [`kernel`]: the deployed LUT-GEMM (encode, tables, look-up);
+//! * [`layer`]: the trainable LUT layer (hooks + parameters module);
+//! * [`stages`], [`method`]: the four LUTBoost stages and the `lutboost` method;
+//! * [`bench`]: `compbench bench kernels` rows.
+
+pub mod bench;
+pub mod encode;
+pub mod kernel;
+pub mod kmeans;
+pub mod layer;
+pub mod method;
+pub mod metric;
+pub mod stages;
+pub mod table;
+
+pub use kernel::{Isa, LutGemm};
+pub use method::{LUTBOOST, LutBoost, all};

@@ -1,0 +1,255 @@
+//! End-to-end tests of the `compbench` binary on the synthetic dataset: exit codes, resume
+//! after SIGKILL, the results-directory lock, shards + merge.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn suite_text(name: &str, seeds: usize, epochs: usize) -> String {
+    let seeds: Vec<String> = (0..seeds).map(|s| s.to_string()).collect();
+    format!(
+        "schema_version: 1\nname: {name}\nmodels:\n  - id: mlp\n    params: {{ epochs: {epochs} }}\ndatasets: [synthetic]\n\
+         methods:\n  - id: identity\nhwmodels:\n  - id: systolic\n    label: int8-systolic\n    params: {{ rows: 16, cols: 16 }}\n\
+         seeds: [{}]\n",
+        seeds.join(", ")
+    )
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_compbench"));
+        c.args(args)
+            .current_dir(self.path())
+            .env("CI", "true")
+            .env("COMPBENCH_CACHE", self.path().join("cache"))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn journal_records(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("experiments.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn csv_rows(dir: &Path) -> Vec<Vec<String>> {
+    // Our cells contain no commas or newlines except quoted ones in cpu/os; split on the
+    // header's positions is enough for the `experiment` column (third).
+    std::fs::read_to_string(dir.join("rows.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn validate_exit_codes_and_messages() {
+    let sb = Sandbox::new();
+    let good = sb.write("good.yaml", &suite_text("good", 2, 1));
+    let bad = sb.write(
+        "bad.yaml",
+        &suite_text("bad", 2, 1).replace("- id: identity", "- id: idnetity"),
+    );
+    let out = sb.run(&["validate", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("2 experiments"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sb.run(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "bad.yaml:8:9: methods[0].id: unknown method `idnetity` (valid ids are: identity"
+        ),
+        "{err}"
+    );
+    // `run` refuses it before any work, also with exit 2.
+    let out = sb.run(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !sb.path().join("results").exists(),
+        "nothing may be written for an invalid suite"
+    );
+    // JSON for scripts.
+    let out = sb.run(&["validate", "--json", bad.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["valid"], false);
+    assert_eq!(v[0]["errors"][0]["field"], "methods[0].id");
+}
+
+#[test]
+fn killed_run_resumes_without_losing_or_duplicating_rows() {
+    let sb = Sandbox::new();
+    let n = 8;
+    let suite = sb.write("resume.yaml", &suite_text("resume", n, 3));
+    let out = sb.path().join("out");
+    let args = [
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ];
+    let mut child = sb
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Kill it (SIGKILL) once a couple of experiments are journaled.
+    let t0 = Instant::now();
+    let mut contended = false;
+    loop {
+        let done = journal_records(&out).len();
+        if done >= 1 && !contended {
+            // While it runs, a second run into the same directory is refused (exit 2).
+            let second = sb.run(&args);
+            assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
+            assert!(
+                text(&second.stderr).contains("in use by another compbench run"),
+                "{}",
+                text(&second.stderr)
+            );
+            contended = true;
+        }
+        if done >= 2 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = journal_records(&out).len();
+    assert!(
+        before < n,
+        "kill landed after the run finished ({before} records)"
+    );
+    assert!(
+        !out.join("rows.parquet").exists(),
+        "the killed run never got to write its table"
+    );
+
+    // The same command again completes the rest.
+    let again = sb.run(&args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let stdout = text(&again.stdout);
+    assert!(stdout.contains(&format!("{before} cached")), "{stdout}");
+
+    let records = journal_records(&out);
+    let mut keys: Vec<&str> = records.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "every experiment journaled exactly once");
+    assert_eq!(records.len(), n, "no experiment ran twice");
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), n, "one row per experiment × 1 hardware config");
+    let mut exps: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    exps.sort();
+    exps.dedup();
+    assert_eq!(exps.len(), n);
+
+    // A third run is all cache hits.
+    let third = sb.run(&args);
+    assert!(third.status.success());
+    assert!(
+        text(&third.stdout).contains(&format!("{n} cached, 0 ran")),
+        "{}",
+        text(&third.stdout)
+    );
+}
+
+#[test]
+fn shards_merge_to_the_whole_run() {
+    let sb = Sandbox::new();
+    let suite = sb.write("sh.yaml", &suite_text("sh", 3, 1));
+    let s = suite.to_str().unwrap();
+    let whole = sb.run(&["run", s, "--jobs", "2"]);
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    let whole_dir = sb.path().join("results/sh/full");
+    for i in 0..2 {
+        let out = sb.run(&["run", s, "--shard", &format!("{i}/2"), "--jobs", "2"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let merged = sb.run(&[
+        "results",
+        "merge",
+        "results/sh/full-shard0of2",
+        "results/sh/full-shard1of2",
+    ]);
+    assert!(merged.status.success(), "{}", text(&merged.stderr));
+    let merged_dir = sb.path().join("results/sh/merged");
+    let ids = |d: &Path| {
+        let mut v: Vec<String> = csv_rows(d).into_iter().map(|r| r[2].clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&merged_dir), ids(&whole_dir));
+    assert_eq!(ids(&whole_dir).len(), 3);
+    // Bad shard syntax is invalid input.
+    let out = sb.run(&["run", s, "--shard", "2/2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_and_reproduce_list_work() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["list", "methods", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.as_array().unwrap().iter().any(|m| m["id"] == "identity"));
+    let out = sb.run(&["list", "hwmodels"]);
+    assert!(text(&out.stdout).contains("systolic"));
+    let out = sb.run(&["reproduce", "--list"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("lpvit"));
+    let out = sb.run(&["reproduce", "lpvit"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be reproduced yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,144 @@
+//! The exact float kernels of the deployed model: [`DenseGemm`] and the exact non-linear ops.
+//! Method crates add other kernel kinds by implementing the same traits.
+
+use compbench_core::{Gemm, NonlinearImpl, NonlinearKind, NumFormat};
+
+use super::{GemmKernel, NonlinearKernel};
+use crate::kernels::sgemm::{PackedB, sgemm_packed};
+
+/// Dense f32 GEMM with baked-in `K×N` weights (packed once for [`sgemm_packed`]) and bias.
+#[derive(Debug, Clone)]
+pub struct DenseGemm {
+    k: usize,
+    n: usize,
+    weights: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    packed: PackedB,
+}
+
+impl DenseGemm {
+    /// `weights` is `K×N` row-major; `bias` has N values.
+    pub fn new(k: usize, n: usize, weights: Vec<f32>, bias: Option<Vec<f32>>) -> DenseGemm {
+        assert_eq!(
+            weights.len(),
+            k * n,
+            "DenseGemm weights must be K×N = {k}×{n}"
+        );
+        if let Some(b) = &bias {
+            assert_eq!(b.len(), n, "DenseGemm bias must have N = {n} values");
+        }
+        let packed = PackedB::new(k, n, &weights);
+        DenseGemm {
+            k,
+            n,
+            weights,
+            bias,
+            packed,
+        }
+    }
+}
+
+impl GemmKernel for DenseGemm {
+    fn kind(&self) -> &'static str {
+        "dense-f32"
+    }
+
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        sgemm_packed(m, x, &self.packed, out);
+        add_bias(out, self.bias.as_deref(), self.n);
+    }
+
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        Gemm::dense(m, self.k as u64, self.n as u64, NumFormat::FP32)
+    }
+
+    fn weight_bits(&self) -> f64 {
+        (self.k * self.n) as f64 * 32.0
+    }
+
+    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
+        Some((&self.weights, self.bias.as_deref()))
+    }
+}
+
+/// Add `bias` (N values) to every row of `out` (rows × N); a helper for GEMM kernels.
+pub fn add_bias(out: &mut [f32], bias: Option<&[f32]>, n: usize) {
+    if let Some(b) = bias {
+        for row in out.chunks_exact_mut(n) {
+            for (o, bb) in row.iter_mut().zip(b) {
+                *o += bb;
+            }
+        }
+    }
+}
+
+/// The exact op of `kind` (ReLU, GELU with erf, SiLU, softmax, LayerNorm's normalization).
+pub fn exact_kernel(kind: NonlinearKind) -> Box<dyn NonlinearKernel> {
+    Box::new(ExactNonlinear { kind })
+}
+
+/// Exact float non-linear ops, matching [`crate::hooks::exact_nonlinear`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExactNonlinear {
+    pub kind: NonlinearKind,
+}
+
+/// LayerNorm's ε (same as the trainable hooks).
+pub const LN_EPS: f32 = 1e-5;
+
+impl NonlinearKernel for ExactNonlinear {
+    fn kind(&self) -> NonlinearKind {
+        self.kind
+    }
+
+    fn implementation(&self) -> NonlinearImpl {
+        NonlinearImpl::Exact
+    }
+
+    fn forward(&self, x: &mut [f32], rows: usize, cols: usize) {
+        debug_assert_eq!(x.len(), rows * cols);
+        match self.kind {
+            NonlinearKind::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+            NonlinearKind::Gelu => x.iter_mut().for_each(|v| *v = gelu(*v)),
+            NonlinearKind::Silu => x.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
+            NonlinearKind::Softmax => x.chunks_exact_mut(cols).for_each(softmax_row),
+            NonlinearKind::LayerNorm => x.chunks_exact_mut(cols).for_each(layer_norm_row),
+            NonlinearKind::MaxPool | NonlinearKind::Other => {}
+        }
+    }
+}
+
+/// `0.5·x·(1 + erf(x/√2))`, the same formula and erf (libm) as burn-flex.
+#[inline]
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x / std::f32::consts::SQRT_2))
+}
+
+/// Numerically stable softmax of one row, in place.
+pub fn softmax_row(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `(x − mean)/√(var + ε)` of one row (biased variance), in place.
+pub fn layer_norm_row(row: &mut [f32]) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let inv = 1.0 / (var + LN_EPS).sqrt();
+    row.iter_mut().for_each(|v| *v = (*v - mean) * inv);
+}

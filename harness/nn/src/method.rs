@@ -1,0 +1,63 @@
+//! The method extension point: a compression method turns a trained baseline into a
+//! deployed model (and, through it, Workload IR).
+//!
+//! Adding a method = one crate implementing [`Method`] + one line in compbench-registry + a
+//! suite entry (docs/adding-a-method.md). The runner owns scheduling, caching, evaluation and
+//! pricing; a method only compresses.
+
+use std::collections::BTreeMap;
+
+use compbench_core::{ParamError, ParamSpec, Params, Splits};
+
+use crate::deployed::DeployedModel;
+use crate::models::{ModelConfig, Network};
+use crate::train::TrainConfig;
+
+/// Everything a method may use.
+pub struct MethodCtx<'a> {
+    /// The trained float baseline (trainable form); clone it to fine-tune.
+    pub baseline: &'a Network,
+    pub model: &'a ModelConfig,
+    pub data: &'a Splits,
+    /// Training recipe for fine-tuning stages, already shortened when `quick`.
+    pub train: &'a TrainConfig,
+    pub device: &'a burn::tensor::Device,
+    /// The method's own seed (derived per axis by the runner).
+    pub seed: u64,
+    /// `--quick`: shorter schedules and smaller calibration sets.
+    pub quick: bool,
+    /// Progress messages (the runner routes them to the progress bar or log).
+    pub log: &'a (dyn Fn(&str) + Sync),
+}
+
+/// What a method returns.
+pub struct Compressed {
+    pub deployed: DeployedModel,
+    /// Extra metrics, reported as `method_<name>` columns (e.g. `bits_per_activation`).
+    pub metrics: BTreeMap<String, f64>,
+    /// Caveats the report must show (e.g. "approximate: soft-assignment backward").
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub trait Method: Sync {
+    /// Stable id used in suites (e.g. `ptq`, `lutboost`).
+    fn id(&self) -> &'static str;
+    /// One line for `compbench list methods`.
+    fn describe(&self) -> &'static str;
+    fn params(&self) -> &'static [ParamSpec];
+    /// Checks that need the model (e.g. `v` must divide every converted layer's K), run at
+    /// suite validation, before any work starts.
+    fn check(&self, params: &Params, model: &ModelConfig) -> Result<(), ParamError> {
+        let _ = (params, model);
+        Ok(())
+    }
+    fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError>;
+}

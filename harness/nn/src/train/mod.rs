@@ -1,0 +1,277 @@
+//! Training: a generic loop over any burn module, the cross-entropy objective, evaluation and
+//! cached baselines.
+//!
+//! Determinism: shuffling and initialization use compbench-core's RNG only, and the loop runs
+//! on a rayon pool of `threads` threads, so two trainings with the same seed, data, recipe and
+//! thread count give bit-identical weights.
+
+pub mod baseline;
+pub mod checkpoint;
+pub mod config;
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use compbench_core::ImageSplit;
+use compbench_core::seed::{Rng, derive};
+
+pub use baseline::{BaselineInfo, TrainError, baseline_cache_key, train_baseline};
+pub use config::{OptimizerKind, TrainConfig};
+
+/// What happened in one epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps.
+    pub loss: f64,
+    pub seconds: f64,
+    pub steps: usize,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+}
+
+/// What happened in a training run.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TrainLog {
+    pub epochs: Vec<EpochLog>,
+    /// Wall time of the whole loop.
+    pub train_s: f64,
+}
+
+impl TrainLog {
+    /// Mean seconds per epoch (0 when no epoch ran).
+    pub fn epoch_s(&self) -> f64 {
+        if self.epochs.is_empty() {
+            0.0
+        } else {
+            self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64
+        }
+    }
+}
+
+/// Run `f` on a rayon pool of `threads` threads (0 = the current pool). Both burn-flex and our
+/// kernels parallelize on the current pool, so this bounds all of them.
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    if threads == 0 || threads == rayon::current_num_threads() {
+        return f();
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
+/// A mini-batch as burn tensors: images `[b, c, h, w]` and labels `[b]`.
+pub fn batch_tensors(
+    split: &ImageSplit,
+    idx: &[usize],
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let p = split.pixels_per_image();
+    let mut images = Vec::with_capacity(idx.len() * p);
+    let mut labels = Vec::with_capacity(idx.len());
+    for &i in idx {
+        images.extend_from_slice(split.image(i));
+        labels.push(split.labels[i] as i64);
+    }
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            images,
+            [idx.len(), split.channels, split.height, split.width],
+        ),
+        device,
+    );
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [idx.len()]), device);
+    (x, y)
+}
+
+/// Mean cross-entropy of `logits` `[b, c]` against `targets` `[b]`, with label smoothing
+/// `eps` (targets `(1−eps)·onehot + eps/c`). Returns a one-element tensor.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, eps: f32) -> Tensor<1> {
+    let [b, c] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    let onehot = targets.one_hot::<2>(c).float();
+    let target = if eps > 0.0 {
+        onehot.mul_scalar(1.0 - eps).add_scalar(eps / c as f32)
+    } else {
+        onehot
+    };
+    (logp * target).sum().neg().div_scalar(b as f32)
+}
+
+/// Train `module` by minimizing `loss(module, images, labels)` with `cfg`'s optimizer and
+/// schedule. `module` may hold any parameters (a method's own next to the model's); it is
+/// moved to `device.autodiff()` and returned on the same autodiff device.
+///
+/// Batches are drawn without replacement from a per-epoch shuffle seeded by `seed`; the last
+/// partial batch of an epoch is kept.
+pub fn fit_with_loss<M>(
+    module: M,
+    cfg: &TrainConfig,
+    data: &ImageSplit,
+    device: &Device,
+    seed: u64,
+    loss: impl Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1> + Send + Sync,
+    log: &(dyn Fn(&str) + Sync),
+) -> (M, TrainLog)
+where
+    M: Module + 'static,
+{
+    with_threads(cfg.threads, move || {
+        fit_inner(module, cfg, data, device, seed, &loss, log)
+    })
+}
+
+fn fit_inner<M: Module + 'static>(
+    module: M,
+    cfg: &TrainConfig,
+    data: &ImageSplit,
+    device: &Device,
+    seed: u64,
+    loss: &dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1>,
+    log: &(dyn Fn(&str) + Sync),
+) -> (M, TrainLog) {
+    let ad = device.clone().autodiff();
+    let mut module = module.fork(&ad).train();
+    let n = cfg.train_subset.map_or(data.len(), |s| s.min(data.len()));
+    let bs = cfg.batch_size.max(1);
+    let steps_per_epoch = n.div_ceil(bs);
+    let total = steps_per_epoch * cfg.epochs;
+    let mut optim = match cfg.optimizer {
+        OptimizerKind::AdamW => AdamWConfig::new()
+            .with_weight_decay(cfg.weight_decay as f32)
+            .init(),
+        OptimizerKind::Sgd { momentum } => SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(momentum)
+                    .with_dampening(0.0),
+            ))
+            .with_weight_decay(
+                (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)),
+            )
+            .init(),
+    };
+    let mut tlog = TrainLog::default();
+    let start = Instant::now();
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let mut order: Vec<usize> = (0..n).collect();
+        Rng::new(derive(seed, &["shuffle", &epoch.to_string()])).shuffle(&mut order);
+        let (mut sum, mut lr) = (0.0f64, 0.0);
+        for idx in order.chunks(bs) {
+            let (x, y) = batch_tensors(data, idx, &ad);
+            let l = loss(&module, x, y);
+            let grads = GradientsParams::from_grads(l.backward(), &module);
+            lr = cfg.lr_at(step, total, steps_per_epoch);
+            module = optim.step(lr, module, grads);
+            sum += l.into_scalar::<f32>() as f64;
+            step += 1;
+        }
+        let e = EpochLog {
+            epoch,
+            loss: sum / steps_per_epoch.max(1) as f64,
+            seconds: t0.elapsed().as_secs_f64(),
+            steps: steps_per_epoch,
+            lr,
+        };
+        log(&format!(
+            "epoch {}/{}: loss {:.4}, {:.1} s, lr {:.2e}",
+            epoch + 1,
+            cfg.epochs,
+            e.loss,
+            e.seconds,
+            e.lr
+        ));
+        tlog.epochs.push(e);
+    }
+    tlog.train_s = start.elapsed().as_secs_f64();
+    (module, tlog)
+}
+
+/// [`fit_with_loss`] with cross-entropy (and `cfg.label_smoothing`) over `forward`'s logits.
+pub fn fit<M>(
+    module: M,
+    cfg: &TrainConfig,
+    data: &ImageSplit,
+    device: &Device,
+    seed: u64,
+    forward: impl Fn(&M, Tensor<4>) -> Tensor<2> + Send + Sync,
+    log: &(dyn Fn(&str) + Sync),
+) -> (M, TrainLog)
+where
+    M: Module + 'static,
+{
+    let eps = cfg.label_smoothing;
+    fit_with_loss(
+        module,
+        cfg,
+        data,
+        device,
+        seed,
+        move |m, x, y| cross_entropy(forward(m, x), y, eps),
+        log,
+    )
+}
+
+/// Images per forward pass in [`evaluate`].
+pub const EVAL_BATCH: usize = 500;
+
+/// Top-1 accuracy of `forward` on `split`. Runs without autodiff on `device`'s plain form;
+/// pass a forward over a `module.valid()` copy.
+pub fn evaluate(
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+    split: &ImageSplit,
+    device: &Device,
+) -> f64 {
+    if split.is_empty() {
+        return 0.0;
+    }
+    let device = device.clone().inner();
+    let mut correct = 0usize;
+    let all: Vec<usize> = (0..split.len()).collect();
+    for idx in all.chunks(EVAL_BATCH) {
+        let (x, _) = batch_tensors(split, idx, &device);
+        let pred = forward(x)
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("argmax is integer");
+        correct += pred
+            .iter()
+            .zip(idx)
+            .filter(|(p, i)| **p == split.labels[**i] as i64)
+            .count();
+    }
+    correct as f64 / split.len() as f64
+}
+
+/// Logits of `forward` for the whole split as a flat `[n, classes]` vector (tests compare them
+/// with the deployed model's).
+pub fn logits(
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+    split: &ImageSplit,
+    device: &Device,
+) -> Vec<f32> {
+    let device = device.clone().inner();
+    let all: Vec<usize> = (0..split.len()).collect();
+    let mut out = Vec::new();
+    for idx in all.chunks(EVAL_BATCH) {
+        let (x, _) = batch_tensors(split, idx, &device);
+        out.extend(
+            forward(x)
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 logits"),
+        );
+    }
+    out
+}

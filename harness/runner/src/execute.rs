@@ -1,0 +1,305 @@
+//! Running experiments: baselines (trained once per (model, dataset, seed) and shared), then
+//! each method applied, evaluated and measured.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use compbench_core::seed::derive;
+use compbench_core::{Splits, Workload};
+use compbench_nn::{MethodCtx, ModelConfig, Network, TrainConfig};
+use compbench_suite::Experiment;
+
+use crate::journal::{Measured, Outcome, finite};
+use crate::progress::{Event, Observer};
+
+/// A trained float baseline, shared by every experiment on the same (model, dataset, seed).
+pub struct Baseline {
+    pub net: Network,
+    pub cfg: ModelConfig,
+    pub train: TrainConfig,
+    /// Accuracy of the deployed float baseline on the run's test split.
+    pub accuracy: f64,
+}
+
+/// Identity of a baseline inside one run.
+pub fn baseline_key(e: &Experiment) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        e.dataset,
+        e.model.id,
+        e.model.params.label(),
+        e.seed
+    )
+}
+
+/// A short human name for logs: `mlp on synthetic, seed 0`.
+pub fn baseline_name(e: &Experiment) -> String {
+    let p = non_default_label(
+        &e.model.params,
+        compbench_registry::model(&e.model.id)
+            .map(|m| m.params)
+            .unwrap_or(&[]),
+    );
+    let p = if p.is_empty() {
+        String::new()
+    } else {
+        format!(" ({p})")
+    };
+    format!("{}{p} on {}, seed {}", e.model.label, e.dataset, e.seed)
+}
+
+/// `k=v,...` of the parameters that differ from their defaults (all of them when `specs` is
+/// empty), so log lines name what the suite chose, not every knob.
+fn non_default_label(
+    params: &compbench_core::Params,
+    specs: &[compbench_core::ParamSpec],
+) -> String {
+    params
+        .0
+        .iter()
+        .filter(|(k, v)| {
+            !specs
+                .iter()
+                .any(|s| s.name == k.as_str() && s.default.to_value() == **v)
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The model parameters as they took effect: recipe values (the `0 = recipe` knobs) filled in
+/// from the training configuration actually used, for the `p_model_*` columns.
+pub fn effective_model_params(
+    given: &compbench_core::Params,
+    train: &TrainConfig,
+) -> compbench_core::Params {
+    use compbench_core::Value;
+    let mut p = given.clone();
+    let mut fill = |name: &str, v: Value| {
+        if p.get(name).is_some() {
+            p.set(name, v);
+        }
+    };
+    fill("epochs", Value::Int(train.epochs as i64));
+    fill("batch_size", Value::Int(train.batch_size as i64));
+    fill("lr", Value::Float(train.lr));
+    fill(
+        "train_subset",
+        Value::Int(train.train_subset.map_or(0, |n| n as i64)),
+    );
+    p
+}
+
+/// A short human name for logs: `ptq-w4 [w_bits=4] · mlp/synthetic/0`.
+pub fn experiment_name(e: &Experiment) -> String {
+    let specs = compbench_registry::method(&e.method.id)
+        .map(|m| m.params())
+        .unwrap_or(&[]);
+    let p = non_default_label(&e.method.params, specs);
+    let p = if p.is_empty() {
+        String::new()
+    } else {
+        format!(" [{p}]")
+    };
+    format!(
+        "{}{p} · {}/{}/{}",
+        e.method.label, e.model.label, e.dataset, e.seed
+    )
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+/// Train (or load from the cache) the baseline of `e`.
+pub fn train_baseline(
+    e: &Experiment,
+    data: &Splits,
+    quick: bool,
+    train_subset: Option<usize>,
+    cache_dir: &std::path::Path,
+    obs: &dyn Observer,
+) -> Result<Arc<Baseline>, String> {
+    let info = compbench_registry::model(&e.model.id).map_err(|x| x.to_string())?;
+    let cfg =
+        compbench_registry::model_config(info.kind, &e.model.params).map_err(|x| x.to_string())?;
+    let mut train = compbench_registry::train_config(info.kind, &e.model.params, quick);
+    if let (Some(n), None | Some(0)) = (
+        train_subset,
+        e.model.params.get("train_subset").and_then(|v| match v {
+            compbench_core::Value::Int(i) => Some(*i),
+            _ => None,
+        }),
+    ) {
+        train.train_subset = Some(n);
+    }
+    let name = baseline_name(e);
+    let log = |m: &str| {
+        obs.event(&Event::Log {
+            scope: &name,
+            message: m,
+        })
+    };
+    let seed = derive(e.seed, &["model", &e.model.id, &e.dataset]);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        compbench_nn::train::train_baseline(&cfg, data, &train, seed, Some(cache_dir), &log)
+    }));
+    let (net, _info) = match result {
+        Ok(Ok(x)) => x,
+        Ok(Err(err)) => return Err(format!("baseline {name}: {err}")),
+        Err(p) => {
+            return Err(format!(
+                "baseline {name}: training panicked: {}",
+                panic_message(p)
+            ));
+        }
+    };
+    let accuracy = catch_unwind(AssertUnwindSafe(|| net.to_deployed().accuracy(&data.test)))
+        .map_err(|p| format!("baseline {name}: deploying panicked: {}", panic_message(p)))?;
+    Ok(Arc::new(Baseline {
+        net,
+        cfg,
+        train,
+        accuracy,
+    }))
+}
+
+/// Apply `e`'s method to its baseline and measure the result.
+pub fn run_experiment(
+    e: &Experiment,
+    baseline: &Baseline,
+    data: &Splits,
+    quick: bool,
+    obs: &dyn Observer,
+) -> Outcome {
+    let name = experiment_name(e);
+    let method = match compbench_registry::method(&e.method.id) {
+        Ok(m) => m,
+        Err(err) => {
+            return Outcome::Failed {
+                error: err.to_string(),
+            };
+        }
+    };
+    let log = |m: &str| {
+        obs.event(&Event::Log {
+            scope: &name,
+            message: m,
+        })
+    };
+    let device = compbench_nn::device();
+    let ctx = MethodCtx {
+        baseline: &baseline.net,
+        model: &baseline.cfg,
+        data,
+        train: &baseline.train,
+        device: &device,
+        seed: derive(e.seed, &["method", &e.method.label]),
+        quick,
+        log: &log,
+    };
+    let t0 = Instant::now();
+    let compressed = match catch_unwind(AssertUnwindSafe(|| method.apply(&ctx, &e.method.params))) {
+        Ok(Ok(c)) => c,
+        Ok(Err(err)) => {
+            return Outcome::Failed {
+                error: format!("method `{}` failed: {err}", e.method.label),
+            };
+        }
+        Err(p) => {
+            return Outcome::Failed {
+                error: format!("method `{}` panicked: {}", e.method.label, panic_message(p)),
+            };
+        }
+    };
+    let train_s = t0.elapsed().as_secs_f64();
+    let measured = catch_unwind(AssertUnwindSafe(|| {
+        let deployed = &compressed.deployed;
+        let accuracy = deployed.accuracy(&data.test);
+        let latency = if data.test.is_empty() {
+            None
+        } else {
+            let x = data.test.image(0);
+            finite(median_seconds(0.02, || {
+                std::hint::black_box(deployed.forward(std::hint::black_box(x), 1));
+            }))
+        };
+        (accuracy, latency, deployed.workload(1))
+    }));
+    let (accuracy, latency, workload) = match measured {
+        Ok(x) => x,
+        Err(p) => {
+            return Outcome::Failed {
+                error: format!(
+                    "evaluating the model of method `{}` panicked: {}",
+                    e.method.label,
+                    panic_message(p)
+                ),
+            };
+        }
+    };
+    let mut metrics: BTreeMap<String, f64> = compressed.metrics;
+    let bits_per_weight = metrics
+        .remove("bits_per_weight")
+        .or_else(|| workload_bits_per_weight(&workload));
+    let sparsity = metrics
+        .remove("sparsity")
+        .or_else(|| workload_sparsity(&workload));
+    Outcome::Ok(Measured {
+        accuracy: finite(accuracy),
+        baseline_accuracy: finite(baseline.accuracy),
+        measured_latency_s: latency,
+        train_s: finite(train_s),
+        bits_per_weight: bits_per_weight.and_then(finite),
+        sparsity: sparsity.and_then(finite),
+        method_metrics: metrics.into_iter().map(|(k, v)| (k, finite(v))).collect(),
+        notes: compressed.notes,
+        workload,
+        test_examples: data.test.len(),
+    })
+}
+
+/// Weights of static GEMMs, as (dense count, kept count).
+fn static_weights(w: &Workload) -> (f64, f64) {
+    w.gemms()
+        .filter(|(_, g)| g.weights_static)
+        .map(|(_, g)| ((g.k * g.n) as f64, (g.k * g.n) as f64 * g.density()))
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// Mean stored bits per (dense) weight over static GEMMs.
+pub fn workload_bits_per_weight(w: &Workload) -> Option<f64> {
+    let (dense, _) = static_weights(w);
+    (dense > 0.0).then(|| w.weight_bits() / dense)
+}
+
+/// Fraction of static GEMM weights removed.
+pub fn workload_sparsity(w: &Workload) -> Option<f64> {
+    let (dense, kept) = static_weights(w);
+    (dense > 0.0).then(|| 1.0 - kept / dense)
+}
+
+/// Median wall time of `f` over repetitions filling about `budget_s` (at least 5, after 2
+/// warm-up calls). Measured latency is the run's one noisy number: the median resists outliers.
+pub fn median_seconds(budget_s: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let t0 = Instant::now();
+    f();
+    let one = t0.elapsed().as_secs_f64().max(1e-9);
+    let reps = ((budget_s / one) as usize).clamp(5, 1000);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}

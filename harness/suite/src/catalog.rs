@@ -1,0 +1,140 @@
+//! What a suite may name: the registries, passed in so this crate depends on no plugin crate.
+
+use compbench_core::{HwModel, ParamError, ParamSpec, Params};
+
+/// Cross-parameter check of a method against one model configuration
+/// (`Method::check` behind a model-config constructor): `(method params, model id, model params)`.
+pub type MethodCheck<'a> = dyn Fn(&Params, &str, &Params) -> Result<(), ParamError> + Sync + 'a;
+
+/// A named plugin with declared parameters (a method, a model, a dataset).
+pub struct PluginInfo<'a> {
+    pub id: &'static str,
+    pub describe: &'static str,
+    pub params: &'static [ParamSpec],
+    /// Only methods have one.
+    pub check: Option<Box<MethodCheck<'a>>>,
+}
+
+impl<'a> PluginInfo<'a> {
+    pub fn new(id: &'static str, describe: &'static str, params: &'static [ParamSpec]) -> Self {
+        PluginInfo {
+            id,
+            describe,
+            params,
+            check: None,
+        }
+    }
+
+    pub fn with_check(mut self, check: Box<MethodCheck<'a>>) -> Self {
+        self.check = Some(check);
+        self
+    }
+}
+
+impl std::fmt::Debug for PluginInfo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInfo")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything validation looks names up in.
+#[derive(Default)]
+pub struct Catalog<'a> {
+    pub methods: Vec<PluginInfo<'a>>,
+    pub models: Vec<PluginInfo<'a>>,
+    pub datasets: Vec<PluginInfo<'a>>,
+    pub hwmodels: Vec<&'a dyn HwModel>,
+}
+
+impl std::fmt::Debug for Catalog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field(
+                "methods",
+                &self.methods.iter().map(|p| p.id).collect::<Vec<_>>(),
+            )
+            .field(
+                "models",
+                &self.models.iter().map(|p| p.id).collect::<Vec<_>>(),
+            )
+            .field(
+                "datasets",
+                &self.datasets.iter().map(|p| p.id).collect::<Vec<_>>(),
+            )
+            .field(
+                "hwmodels",
+                &self.hwmodels.iter().map(|h| h.id()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Which registry an entry is looked up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Models,
+    Methods,
+    HwModels,
+}
+
+impl Section {
+    pub fn key(self) -> &'static str {
+        match self {
+            Section::Models => "models",
+            Section::Methods => "methods",
+            Section::HwModels => "hwmodels",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Section::Models => "model",
+            Section::Methods => "method",
+            Section::HwModels => "hardware model",
+        }
+    }
+}
+
+impl Catalog<'_> {
+    /// The parameters of plugin `id` in `section`, or an error listing the valid ids.
+    pub fn params(&self, section: Section, id: &str) -> Result<&'static [ParamSpec], String> {
+        let found = match section {
+            Section::Models => self.models.iter().find(|p| p.id == id).map(|p| p.params),
+            Section::Methods => self.methods.iter().find(|p| p.id == id).map(|p| p.params),
+            Section::HwModels => self
+                .hwmodels
+                .iter()
+                .find(|h| h.id() == id)
+                .map(|h| h.params()),
+        };
+        found.ok_or_else(|| {
+            format!(
+                "unknown {} `{id}` (valid ids are: {})",
+                section.noun(),
+                self.ids(section).join(", ")
+            )
+        })
+    }
+
+    pub fn ids(&self, section: Section) -> Vec<&'static str> {
+        match section {
+            Section::Models => self.models.iter().map(|p| p.id).collect(),
+            Section::Methods => self.methods.iter().map(|p| p.id).collect(),
+            Section::HwModels => self.hwmodels.iter().map(|h| h.id()).collect(),
+        }
+    }
+
+    pub fn method(&self, id: &str) -> Option<&PluginInfo<'_>> {
+        self.methods.iter().find(|p| p.id == id)
+    }
+
+    pub fn hwmodel(&self, id: &str) -> Option<&dyn HwModel> {
+        self.hwmodels.iter().find(|h| h.id() == id).copied()
+    }
+
+    pub fn has_dataset(&self, id: &str) -> bool {
+        self.datasets.iter().any(|d| d.id == id)
+    }
+}

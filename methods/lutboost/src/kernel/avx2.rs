@@ -1,0 +1,277 @@
+//! AVX2 encode and look-up-accumulate (x86-64, runtime-detected; every entry point falls back
+//! to [`super::reference`] / the portable encoder when AVX2 is missing).
+//!
+//! Encode: one register holds coordinate d of 8 centroids (`Encoder::cols` is `[s][d][cpad]`),
+//! so a sub-vector's c distances are v broadcast-and-accumulate steps over c/8 registers, then a
+//! horizontal min, a compare and a `tzcnt` for the first minimal lane.
+//!
+//! Look-up (int8 tables, c ≤ 32), in the spirit of MADDNESS/Bolt and T-MAC: the 16 entries of
+//! one (subspace, column) table fill a 128-bit lane, broadcast to both lanes; the codes of 32
+//! rows for that subspace are one 256-bit load; `_mm256_shuffle_epi8` returns the 32 looked-up
+//! partial sums. Entries are stored excess-128 (unsigned bytes), and each result register is
+//! added twice into u16 lanes: once whole (lane = even-row byte + 256 · odd-row byte, wrapping)
+//! and once shifted right by 8 (the odd-row byte). Every 256 subspaces both sums are flushed to
+//! i32: odd = the shifted sum, even = whole − 256 · odd (mod 2¹⁶, exact because a sum of 256
+//! bytes is ≤ 65280), minus 128 per subspace. That is one shift and two adds per 32 look-ups
+//! (sign-extending would need three shifts), and the result is the reference's exact integer
+//! sum. For 17 ≤ c ≤ 32 two shuffles (entries
+//! 0–15 and 16–31) are blended on bit 4 of the code. Unlike MADDNESS we do not average
+//! (`vpavgb`) to stay in 8 bits: that would make the result approximate.
+
+use crate::encode::{Codes, Encoder, ROW_BLOCK};
+use crate::table::{LutTable, NQ, TableData, shuffle_lanes};
+
+use super::reference;
+
+/// Encode one row into its row block (`block[s · 32 + r]`).
+pub fn encode_row(enc: &Encoder, xr: &[f32], block: &mut [u8], r: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            use crate::metric::VqMetric::*;
+            let nr = enc.cpad / 8;
+            // SAFETY: AVX2 is available (checked above); slices are indexed within bounds
+            // established by `Encoder::new` (cols: nc·v·cpad, init: nc·cpad) and by the caller
+            // (xr: nc·v, block: nc·32, r < 32).
+            unsafe {
+                match (enc.metric, nr) {
+                    (L2, 1) => return x86::encode_row::<0, 1>(enc, xr, block, r),
+                    (L2, 2) => return x86::encode_row::<0, 2>(enc, xr, block, r),
+                    (L2, 3) => return x86::encode_row::<0, 3>(enc, xr, block, r),
+                    (L2, 4) => return x86::encode_row::<0, 4>(enc, xr, block, r),
+                    (L1, 1) => return x86::encode_row::<1, 1>(enc, xr, block, r),
+                    (L1, 2) => return x86::encode_row::<1, 2>(enc, xr, block, r),
+                    (L1, 3) => return x86::encode_row::<1, 3>(enc, xr, block, r),
+                    (L1, 4) => return x86::encode_row::<1, 4>(enc, xr, block, r),
+                    (Chebyshev, 1) => return x86::encode_row::<2, 1>(enc, xr, block, r),
+                    (Chebyshev, 2) => return x86::encode_row::<2, 2>(enc, xr, block, r),
+                    (Chebyshev, 3) => return x86::encode_row::<2, 3>(enc, xr, block, r),
+                    (Chebyshev, 4) => return x86::encode_row::<2, 4>(enc, xr, block, r),
+                    _ => {}
+                }
+            }
+        }
+    }
+    crate::encode::encode_row_portable(enc, xr, block, r)
+}
+
+/// Look-up-accumulate with AVX2: shuffles for int8 tables with c ≤ 32, the reference loops
+/// compiled for AVX2 otherwise.
+pub fn accumulate(t: &LutTable, bias: Option<&[f32]>, codes: &Codes, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            if let (TableData::I8 { shuf, scale, .. }, Some(lanes)) = (&t.data, shuffle_lanes(t.c))
+            {
+                // SAFETY: AVX2 checked; `shuf` has the layout `shuffle_layout` builds for
+                // (nc, c, n), and `out` is codes.m × n (asserted by the caller).
+                unsafe { x86::accumulate_i8(shuf, lanes, scale, bias, codes, t.nc, t.n, out) };
+            } else {
+                // SAFETY: AVX2 checked.
+                unsafe { x86::accumulate_autovec(t, bias, codes, out) };
+            }
+            return;
+        }
+    }
+    reference::accumulate(t, bias, codes, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use rayon::prelude::*;
+
+    use super::*;
+
+    /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev. `NR`: registers of 8 centroids (cpad / 8).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn encode_row<const M: u8, const NR: usize>(
+        enc: &Encoder,
+        xr: &[f32],
+        block: &mut [u8],
+        r: usize,
+    ) {
+        let (v, cpad) = (enc.v, enc.cpad);
+        debug_assert_eq!(cpad, NR * 8);
+        let sign = _mm256_set1_ps(-0.0);
+        let cols = enc.cols.as_ptr();
+        let init = enc.init.as_ptr();
+        for s in 0..enc.nc {
+            let mut acc = [_mm256_setzero_ps(); NR];
+            for (i, a) in acc.iter_mut().enumerate() {
+                // SAFETY: init has nc·cpad floats; s·cpad + i·8 + 8 ≤ (s+1)·cpad.
+                *a = unsafe { _mm256_loadu_ps(init.add(s * cpad + i * 8)) };
+            }
+            for d in 0..v {
+                let xb = _mm256_set1_ps(xr[s * v + d]);
+                let col = unsafe { cols.add((s * v + d) * cpad) };
+                for (i, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: within the (s, d) column of cpad floats.
+                    let cv = unsafe { _mm256_loadu_ps(col.add(i * 8)) };
+                    *a = match M {
+                        0 => _mm256_add_ps(*a, _mm256_mul_ps(xb, cv)),
+                        1 => _mm256_add_ps(*a, _mm256_andnot_ps(sign, _mm256_sub_ps(xb, cv))),
+                        _ => _mm256_max_ps(*a, _mm256_andnot_ps(sign, _mm256_sub_ps(xb, cv))),
+                    };
+                }
+            }
+            let mut m = acc[0];
+            for a in &acc[1..] {
+                m = _mm256_min_ps(m, *a);
+            }
+            m = _mm256_min_ps(m, _mm256_permute2f128_ps::<1>(m, m));
+            m = _mm256_min_ps(m, _mm256_shuffle_ps::<0b01_00_11_10>(m, m));
+            m = _mm256_min_ps(m, _mm256_shuffle_ps::<0b10_11_00_01>(m, m));
+            // Branchless first-minimum: one bit per lane over all registers, then tzcnt. (A
+            // data-dependent early exit mispredicts about half the time and cost 2× here.)
+            let mut bits = 0u32;
+            for (i, a) in acc.iter().enumerate() {
+                bits |= (_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(*a, m)) as u32) << (8 * i);
+            }
+            let idx = bits.trailing_zeros();
+            block[s * ROW_BLOCK + r] = idx as u8;
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn accumulate_autovec(
+        t: &LutTable,
+        bias: Option<&[f32]>,
+        codes: &Codes,
+        out: &mut [f32],
+    ) {
+        reference::accumulate_inline(t, bias, codes, out)
+    }
+
+    /// Raw output pointer shared by tasks that write disjoint (row, column) tiles.
+    #[derive(Clone, Copy)]
+    struct OutPtr(*mut f32);
+    // SAFETY: tasks write disjoint elements (distinct row blocks × column groups).
+    unsafe impl Send for OutPtr {}
+    unsafe impl Sync for OutPtr {}
+
+    /// Row blocks (of 32) and column groups (of NQ) per parallel task.
+    const TASK_BLOCKS: usize = 4;
+    const TASK_QUADS: usize = 16;
+    /// Subspaces summed in u16 lanes before a flush to i32: 256 · 255 = 65280 ≤ u16::MAX.
+    const FLUSH: usize = 256;
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn accumulate_i8(
+        shuf: &[u8],
+        lanes: usize,
+        scale: &[f32],
+        bias: Option<&[f32]>,
+        codes: &Codes,
+        nc: usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
+        let nblocks = codes.blocks();
+        let nquads = n.div_ceil(NQ);
+        assert_eq!(shuf.len(), nquads * nc * NQ * lanes);
+        assert_eq!(out.len(), codes.m * n);
+        let tasks: Vec<(usize, usize)> = (0..nblocks.div_ceil(TASK_BLOCKS))
+            .flat_map(|rb| (0..nquads.div_ceil(TASK_QUADS)).map(move |qg| (rb, qg)))
+            .collect();
+        let optr = OutPtr(out.as_mut_ptr());
+        tasks.par_iter().for_each(move |&(rb, qg)| {
+            let optr = optr;
+            let b0 = rb * TASK_BLOCKS;
+            let b1 = (b0 + TASK_BLOCKS).min(nblocks);
+            let g0 = qg * TASK_QUADS;
+            let g1 = (g0 + TASK_QUADS).min(nquads);
+            // SAFETY: AVX2 was checked by the caller; this task's tiles are disjoint from others'.
+            unsafe {
+                if lanes == 16 {
+                    tile::<16>(shuf, scale, bias, codes, nc, n, (b0, b1), (g0, g1), optr.0)
+                } else {
+                    tile::<32>(shuf, scale, bias, codes, nc, n, (b0, b1), (g0, g1), optr.0)
+                }
+            }
+        });
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn tile<const LANES: usize>(
+        shuf: &[u8],
+        scale: &[f32],
+        bias: Option<&[f32]>,
+        codes: &Codes,
+        nc: usize,
+        n: usize,
+        (b0, b1): (usize, usize),
+        (g0, g1): (usize, usize),
+        out: *mut f32,
+    ) {
+        let m = codes.m;
+        for g in g0..g1 {
+            let tab = unsafe { shuf.as_ptr().add(g * nc * NQ * LANES) };
+            for b in b0..b1 {
+                let cb = unsafe { codes.data.as_ptr().add(b * nc * ROW_BLOCK) };
+                let mut acc32 = [[0i32; ROW_BLOCK]; NQ];
+                let mut s0 = 0;
+                while s0 < nc {
+                    let s1 = (s0 + FLUSH).min(nc);
+                    // acc[q][0]: whole registers (wrapping u16); acc[q][1]: odd-row bytes.
+                    let mut acc = [[_mm256_setzero_si256(); 2]; NQ];
+                    for s in s0..s1 {
+                        // SAFETY: codes block b holds nc · 32 bytes; tab holds nc · NQ · LANES.
+                        let cv =
+                            unsafe { _mm256_loadu_si256(cb.add(s * ROW_BLOCK) as *const __m256i) };
+                        let hi = _mm256_slli_epi16::<3>(cv);
+                        for (q, a) in acc.iter_mut().enumerate() {
+                            let tp = unsafe { tab.add((s * NQ + q) * LANES) };
+                            let lo_t = _mm256_broadcastsi128_si256(unsafe {
+                                _mm_loadu_si128(tp as *const __m128i)
+                            });
+                            let mut r = _mm256_shuffle_epi8(lo_t, cv);
+                            if LANES == 32 {
+                                let hi_t = _mm256_broadcastsi128_si256(unsafe {
+                                    _mm_loadu_si128(tp.add(16) as *const __m128i)
+                                });
+                                r = _mm256_blendv_epi8(r, _mm256_shuffle_epi8(hi_t, cv), hi);
+                            }
+                            a[0] = _mm256_add_epi16(a[0], r);
+                            a[1] = _mm256_add_epi16(a[1], _mm256_srli_epi16::<8>(r));
+                        }
+                    }
+                    let offset = 128 * (s1 - s0) as i32;
+                    for (q, a) in acc.iter().enumerate() {
+                        let mut whole = [0u16; 16];
+                        let mut odd = [0u16; 16];
+                        // SAFETY: 32-byte stores into 16 × u16 arrays.
+                        unsafe {
+                            _mm256_storeu_si256(whole.as_mut_ptr() as *mut __m256i, a[0]);
+                            _mm256_storeu_si256(odd.as_mut_ptr() as *mut __m256i, a[1]);
+                        }
+                        // pshufb works per 128-bit lane, so register byte i is row i; u16 lane l
+                        // holds rows 2l (low byte) and 2l + 1 (high byte).
+                        for l in 0..16 {
+                            let even = whole[l].wrapping_sub(odd[l] << 8);
+                            acc32[q][2 * l] += even as i32 - offset;
+                            acc32[q][2 * l + 1] += odd[l] as i32 - offset;
+                        }
+                    }
+                    s0 = s1;
+                }
+                for (q, a) in acc32.iter().enumerate() {
+                    let col = g * NQ + q;
+                    if col >= n {
+                        break;
+                    }
+                    let (sc, bb) = (scale[col], bias.map_or(0.0, |bb| bb[col]));
+                    for (r, &v) in a.iter().enumerate() {
+                        let row = b * ROW_BLOCK + r;
+                        if row >= m {
+                            break;
+                        }
+                        // SAFETY: row < m, col < n; this task owns the tile.
+                        unsafe { *out.add(row * n + col) = v as f32 * sc + bb };
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Deployed GEMM kernels ([`GemmKernel`] implementations) built on [`crate::kernels`].
+//!
+//! * [`QuantGemm`]: activations quantized on the fly to their calibrated grid, weights stored as
+//!   codes, the int8 GEMM, then one fused epilogue
+//!   `y = s_a · s_w[j] · (Σ(a − z_a)(w − z_w[j])) + off[j]` (integer zero-point corrections,
+//!   one float multiply per output: the requantization step of an integer pipeline, here
+//!   producing f32 for the next float op).
+//! * [`XnorGemm`]: binary weights × binary activations through the xnor/popcount GEMM.
+//! * [`WeightOnlyGemm`]: quantized weights with float activations (`a_bits = 32`), dequantized
+//!   once into our dense f32 GEMM; the IR still says the weights are `Int(w_bits)`.
+//!
+//! Binary activations are `x̂ = μ + β·sign(x − μ)` with a calibrated threshold μ and scale β
+//! (a shifted sign, as ReActNet's RSign; with μ = 0 it is BNN's sign). A plain sign of a
+//! post-ReLU input would be constant.
+
+use compbench_core::{Gemm, NumFormat};
+use compbench_nn::deployed::GemmKernel;
+use compbench_nn::deployed::kernels::DenseGemm;
+use rayon::prelude::*;
+
+use crate::kernels::binary::{self, PackedBits};
+use crate::kernels::int8::{self, ActEncoding, Isa, PackedB};
+use crate::quantizer::{QParams, QuantizedWeights, round_even};
+
+/// How a layer's input activations are represented.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActSpec {
+    /// A uniform grid of `bits` (2..=8).
+    Uniform { grid: QParams, bits: u32 },
+    /// `μ + β·sign(x − μ)` (1 bit).
+    Sign { mu: f32, beta: f32 },
+}
+
+impl ActSpec {
+    pub fn bits(&self) -> u32 {
+        match self {
+            ActSpec::Uniform { bits, .. } => *bits,
+            ActSpec::Sign { .. } => 1,
+        }
+    }
+
+    /// The float value the kernels compute with for input `x` (the fake-quant forward).
+    pub fn fake(&self, x: f32) -> f32 {
+        match *self {
+            ActSpec::Uniform { grid, .. } => grid.fake(x),
+            ActSpec::Sign { mu, beta } => mu + if x >= mu { beta } else { -beta },
+        }
+    }
+}
+
+/// Byte encoding of activation codes for the int8 kernel: `stored = q − shift`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ActCodec {
+    grid: QParams,
+    enc: ActEncoding,
+    shift: i32,
+    max_abs: i32,
+}
+
+impl ActCodec {
+    fn new(grid: QParams) -> ActCodec {
+        let span = grid.qmax - grid.qmin;
+        if span <= 127 {
+            ActCodec {
+                grid,
+                enc: ActEncoding::U7,
+                shift: grid.qmin,
+                max_abs: span,
+            }
+        } else {
+            ActCodec {
+                grid,
+                enc: ActEncoding::S8,
+                shift: grid.qmin + 128,
+                max_abs: 128,
+            }
+        }
+    }
+
+    /// Zero point in stored units.
+    fn zero(&self) -> i32 {
+        self.grid.zero_point - self.shift
+    }
+
+    /// Quantize rows of `x` (`m × k`) into `out` (`m × lda` bytes); returns per-row sums of
+    /// stored values. With `sign = Some(μ)` the codes are `±1` by `x ≥ μ` instead.
+    fn encode(
+        &self,
+        x: &[f32],
+        m: usize,
+        k: usize,
+        lda: usize,
+        out: &mut [u8],
+        sign: Option<f32>,
+    ) -> Vec<i32> {
+        let g = self.grid;
+        let (lo, hi) = (
+            (g.qmin - g.zero_point) as f32,
+            (g.qmax - g.zero_point) as f32,
+        );
+        let bias = g.zero_point - self.shift;
+        let mut sums = vec![0i32; m];
+        out.par_chunks_mut(lda)
+            .zip(x.par_chunks(k))
+            .zip(sums.par_iter_mut())
+            .for_each(|((dst, src), sum)| {
+                let mut s = 0i32;
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    let q = match sign {
+                        Some(mu) => {
+                            if v >= mu {
+                                1
+                            } else {
+                                -1
+                            }
+                        }
+                        // Same arithmetic as `QParams::quantize`: divide, round half to even, clamp.
+                        None => round_even((v / g.scale).clamp(lo, hi)) as i32,
+                    } + bias;
+                    s += q;
+                    *d = q as u8;
+                }
+                dst[k..].fill(0);
+                *sum = s;
+            });
+        sums
+    }
+}
+
+/// A GEMM on integer codes (any weight and activation width ≤ 8).
+pub struct QuantGemm {
+    k: usize,
+    n: usize,
+    w_bits: u32,
+    act: ActSpec,
+    codec: ActCodec,
+    packed: PackedB,
+    /// Per-column weight scale.
+    col_scale: Vec<f32>,
+    /// Per-column weight zero point in stored units.
+    zw: Vec<i32>,
+    /// Per-column integer correction `−z_a·Σw + K·z_a·z_w` (stored units).
+    c0: Vec<i64>,
+    /// Per-column float offset: bias (+ μ·s_w·Σ(w − z_w) for sign activations).
+    off: Vec<f32>,
+    /// Dequantized weights, for stacking methods and tests.
+    dequant: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    isa: Isa,
+    out_format: NumFormat,
+}
+
+impl QuantGemm {
+    pub fn new(w: &QuantizedWeights, bias: Option<Vec<f32>>, act: ActSpec) -> QuantGemm {
+        QuantGemm::with_isa(w, bias, act, Isa::detect())
+    }
+
+    /// As [`QuantGemm::new`] with a chosen implementation (tests run both).
+    pub fn with_isa(
+        w: &QuantizedWeights,
+        bias: Option<Vec<f32>>,
+        act: ActSpec,
+        isa: Isa,
+    ) -> QuantGemm {
+        let (k, n) = (w.k, w.n);
+        // Weight codes → i8 avoiding −128: symmetric grids are already centred; affine grids
+        // [0, qmax] shift by ⌈qmax/2⌉ (see `quantizer`).
+        let wshift: Vec<i32> = w
+            .grids
+            .iter()
+            .map(|g| (g.qmin + g.qmax + 1).div_euclid(2))
+            .collect();
+        let stored: Vec<i8> = w
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| (q - wshift[i % n]) as i8)
+            .collect();
+        let zw: Vec<i32> = w
+            .grids
+            .iter()
+            .zip(&wshift)
+            .map(|(g, s)| g.zero_point - s)
+            .collect();
+        let packed = PackedB::pack(&stored, k, n);
+        let (grid, act_offset) = match act {
+            ActSpec::Uniform { grid, .. } => (grid, 0.0),
+            // Codes −1/+1 on a unit grid; β scales the product, μ becomes a column offset.
+            ActSpec::Sign { mu, beta: _ } => (
+                QParams {
+                    scale: 1.0,
+                    zero_point: 0,
+                    qmin: -1,
+                    qmax: 1,
+                },
+                mu,
+            ),
+        };
+        let codec = ActCodec::new(grid);
+        let za = codec.zero() as i64;
+        let c0 = (0..n)
+            .map(|j| -za * packed.colsum[j] as i64 + k as i64 * za * zw[j] as i64)
+            .collect();
+        let col_scale: Vec<f32> = w.grids.iter().map(|g| g.scale).collect();
+        let off = (0..n)
+            .map(|j| {
+                let b = bias.as_ref().map_or(0.0, |b| b[j]);
+                b + act_offset
+                    * col_scale[j]
+                    * (packed.colsum[j] as i64 - k as i64 * zw[j] as i64) as f32
+            })
+            .collect();
+        let out_format = NumFormat::Int(act.bits().max(1) as u8);
+        QuantGemm {
+            k,
+            n,
+            w_bits: w.bits,
+            act,
+            codec,
+            packed,
+            col_scale,
+            zw,
+            c0,
+            off,
+            dequant: w.dequantized(),
+            bias,
+            isa,
+            out_format,
+        }
+    }
+
+    /// Format of the written-back output in the IR (default: the activation width, i.e. the
+    /// output is requantized to the next layer's input grid; the classifier uses FP32).
+    pub fn with_out_format(mut self, f: NumFormat) -> QuantGemm {
+        self.out_format = f;
+        self
+    }
+
+    pub fn act(&self) -> ActSpec {
+        self.act
+    }
+}
+
+impl GemmKernel for QuantGemm {
+    fn kind(&self) -> &'static str {
+        "int8"
+    }
+
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        assert_eq!(x.len(), m * self.k);
+        let lda = self.packed.kp;
+        let mut a = vec![0u8; m * lda];
+        let (rs, sign) = match self.act {
+            ActSpec::Uniform { grid, .. } => (grid.scale, None),
+            ActSpec::Sign { mu, beta } => (beta, Some(mu)),
+        };
+        let rowsum = self.codec.encode(x, m, self.k, lda, &mut a, sign);
+        let (cs, zw, c0, off) = (&self.col_scale, &self.zw, &self.c0, &self.off);
+        int8::gemm(
+            &a,
+            lda,
+            m,
+            &self.packed,
+            self.codec.enc,
+            self.codec.max_abs,
+            self.isa,
+            out,
+            |i, j0, acc, row| {
+                let r = rowsum[i] as i64;
+                for (c, &v) in acc.iter().enumerate() {
+                    let j = j0 + c;
+                    let exact = v as i64 - zw[j] as i64 * r + c0[j];
+                    row[j] = rs * cs[j] * exact as f32 + off[j];
+                }
+            },
+        );
+    }
+
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        let mut g = Gemm::dense(
+            m,
+            self.k as u64,
+            self.n as u64,
+            NumFormat::Int(self.act.bits() as u8),
+        );
+        g.weight = NumFormat::Int(self.w_bits as u8);
+        g.out = self.out_format;
+        g
+    }
+
+    fn weight_bits(&self) -> f64 {
+        // Codes plus one f32 scale (and an 8-bit zero point when affine) per column.
+        let affine = self.zw.iter().any(|&z| z != 0);
+        (self.k * self.n) as f64 * self.w_bits as f64
+            + self.n as f64 * (32.0 + if affine { 8.0 } else { 0.0 })
+    }
+
+    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
+        Some((&self.dequant, self.bias.as_deref()))
+    }
+}
+
+/// Binary weights `α_j·sign(W)` × binary activations `μ + β·sign(x − μ)`, by xnor + popcount:
+/// `y_ij = α_j·(β·dot_ij + μ·Σ_k sign(w_kj)) + b_j`.
+pub struct XnorGemm {
+    k: usize,
+    n: usize,
+    packed: PackedBits,
+    alpha: Vec<f32>,
+    mu: f32,
+    beta: f32,
+    /// Σ_k sign(w_kj).
+    sign_sum: Vec<i32>,
+    bias: Option<Vec<f32>>,
+    dequant: Vec<f32>,
+    isa: Isa,
+}
+
+impl XnorGemm {
+    /// `w` is `k × n`; only its signs are kept; `alpha` has one scale per column.
+    pub fn new(
+        w: &[f32],
+        k: usize,
+        n: usize,
+        alpha: Vec<f32>,
+        bias: Option<Vec<f32>>,
+        mu: f32,
+        beta: f32,
+    ) -> XnorGemm {
+        XnorGemm::with_isa(w, k, n, alpha, bias, mu, beta, Isa::detect())
+    }
+
+    pub fn with_isa(
+        w: &[f32],
+        k: usize,
+        n: usize,
+        alpha: Vec<f32>,
+        bias: Option<Vec<f32>>,
+        mu: f32,
+        beta: f32,
+        isa: Isa,
+    ) -> XnorGemm {
+        assert_eq!(alpha.len(), n);
+        let packed = PackedBits::pack(w, k, n);
+        let sign = |x: f32| if x >= 0.0 { 1 } else { -1 };
+        let sign_sum = (0..n)
+            .map(|j| (0..k).map(|r| sign(w[r * n + j])).sum())
+            .collect();
+        let dequant = w
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| alpha[i % n] * sign(x) as f32)
+            .collect();
+        XnorGemm {
+            k,
+            n,
+            packed,
+            alpha,
+            mu,
+            beta,
+            sign_sum,
+            bias,
+            dequant,
+            isa,
+        }
+    }
+}
+
+impl GemmKernel for XnorGemm {
+    fn kind(&self) -> &'static str {
+        "xnor"
+    }
+
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        assert_eq!(x.len(), m * self.k);
+        let kw = binary::words(self.k);
+        let mut bits = vec![0u64; m * kw];
+        bits.par_chunks_mut(kw.max(1))
+            .zip(x.par_chunks(self.k.max(1)))
+            .for_each(|(dst, row)| binary::pack_row_into(row, self.mu, dst));
+        let (alpha, ss, mu, beta) = (&self.alpha, &self.sign_sum, self.mu, self.beta);
+        let bias = self.bias.as_deref();
+        binary::gemm(&bits, m, &self.packed, self.isa, out, |_, j0, dots, row| {
+            for (c, &d) in dots.iter().enumerate() {
+                let j = j0 + c;
+                row[j] =
+                    alpha[j] * (beta * d as f32 + mu * ss[j] as f32) + bias.map_or(0.0, |b| b[j]);
+            }
+        });
+    }
+
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        let mut g = Gemm::dense(m, self.k as u64, self.n as u64, NumFormat::Int(1));
+        g.out = NumFormat::Int(32);
+        g
+    }
+
+    fn weight_bits(&self) -> f64 {
+        (self.k * self.n) as f64 + self.n as f64 * 32.0
+    }
+
+    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
+        Some((&self.dequant, self.bias.as_deref()))
+    }
+}
+
+/// Quantized weights, float activations: runs our dense f32 GEMM on the dequantized weights.
+pub struct WeightOnlyGemm {
+    dense: DenseGemm,
+    w_bits: u32,
+    k: usize,
+    n: usize,
+    dequant: Vec<f32>,
+    bias: Option<Vec<f32>>,
+}
+
+impl WeightOnlyGemm {
+    pub fn new(w: &QuantizedWeights, bias: Option<Vec<f32>>) -> WeightOnlyGemm {
+        let dequant = w.dequantized();
+        WeightOnlyGemm {
+            dense: DenseGemm::new(w.k, w.n, dequant.clone(), bias.clone()),
+            w_bits: w.bits,
+            k: w.k,
+            n: w.n,
+            dequant,
+            bias,
+        }
+    }
+}
+
+impl GemmKernel for WeightOnlyGemm {
+    fn kind(&self) -> &'static str {
+        "weight-only"
+    }
+
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        self.dense.forward(x, m, out)
+    }
+
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        let mut g = Gemm::dense(m, self.k as u64, self.n as u64, NumFormat::FP32);
+        g.weight = NumFormat::Int(self.w_bits as u8);
+        g
+    }
+
+    fn weight_bits(&self) -> f64 {
+        (self.k * self.n) as f64 * self.w_bits as f64 + self.n as f64 * 32.0
+    }
+
+    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
+        Some((&self.dequant, self.bias.as_deref()))
+    }
+}

@@ -1,0 +1,336 @@
+//! Small, fixed results tables for tests and demos, built in code with the columns of
+//! docs/results-schema.md, and a writer for results directories (`rows.parquet` + `env.json`).
+//!
+//! [`lut_dla_rows`] is shaped so that, against `suites/references/lut-dla.yaml`, 9 claims hold,
+//! 1 does not (the ViT drop is above the paper's range) and 1 is not run (no
+//! `method_bits_per_activation` column).
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::ReportError;
+
+/// One cell of a fixture row.
+#[derive(Debug, Clone)]
+pub enum Val {
+    S(String),
+    I(i64),
+    F(f64),
+    B(bool),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::S(s.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Val::S(s)
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::I(v)
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::F(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::B(v)
+    }
+}
+
+/// Builds a DataFrame row by row; a column a row does not mention is null there. Columns keep
+/// the order in which they first appear; a column's type is that of its first value.
+#[derive(Debug, Default)]
+pub struct RowsBuilder {
+    columns: Vec<(String, Vec<Option<Val>>)>,
+    height: usize,
+}
+
+impl RowsBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one row.
+    pub fn push(&mut self, row: Vec<(&str, Val)>) -> &mut Self {
+        for (name, val) in row {
+            let idx = match self.columns.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
+                None => {
+                    self.columns
+                        .push((name.to_string(), vec![None; self.height]));
+                    self.columns.len() - 1
+                }
+            };
+            self.columns[idx].1.push(Some(val));
+        }
+        self.height += 1;
+        for (_, col) in &mut self.columns {
+            col.resize(self.height, None);
+        }
+        self
+    }
+
+    /// The table.
+    pub fn build(&self) -> PolarsResult<DataFrame> {
+        let cols = self
+            .columns
+            .iter()
+            .map(|(name, vals)| {
+                let first = vals.iter().flatten().next();
+                let name = PlSmallStr::from(name.as_str());
+                match first {
+                    Some(Val::I(_)) => Column::new(
+                        name,
+                        vals.iter()
+                            .map(|v| match v {
+                                Some(Val::I(i)) => Some(*i),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    Some(Val::F(_)) => Column::new(
+                        name,
+                        vals.iter()
+                            .map(|v| match v {
+                                Some(Val::F(x)) => Some(*x),
+                                Some(Val::I(i)) => Some(*i as f64),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    Some(Val::B(_)) => Column::new(
+                        name,
+                        vals.iter()
+                            .map(|v| match v {
+                                Some(Val::B(b)) => Some(*b),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => Column::new(
+                        name,
+                        vals.iter()
+                            .map(|v| match v {
+                                Some(Val::S(s)) => Some(s.clone()),
+                                Some(Val::I(i)) => Some(i.to_string()),
+                                Some(Val::F(x)) => Some(x.to_string()),
+                                Some(Val::B(b)) => Some(b.to_string()),
+                                None => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                }
+            })
+            .collect();
+        DataFrame::new_infer_height(cols)
+    }
+}
+
+macro_rules! row {
+    ($($k:expr => $v:expr),* $(,)?) => {
+        vec![$(($k, Val::from($v))),*]
+    };
+}
+
+const NOTE_LUT: &str = "approximate: activations vector-quantised (argmin over c centroids \
+                        per v-element sub-vector), products read from a lookup table";
+
+/// Hardware metrics of one hardware label for a workload scaled by `w`.
+fn hw(label: &str, w: f64, eff: f64) -> Vec<(&'static str, Val)> {
+    let (model, opj, opsmm2, lat) = match label {
+        "lut" => ("lut", 6.0e11 * eff, 9.0e11 * eff, 1.0e-4 / eff),
+        "int8-systolic" => ("systolic", 2.0e11, 4.0e10, 2.0e-4),
+        _ => ("systolic", 8.0e10, 1.5e10, 4.0e-4),
+    };
+    let ops = 2.0e7 * w;
+    let energy_j = ops / opj;
+    let latency = lat * w;
+    row![
+        "hwmodel" => model,
+        "hw_label" => label,
+        "cycles" => (latency * 1.0e9) as i64,
+        "latency_s" => latency,
+        "energy_pj" => energy_j * 1e12,
+        "power_w" => energy_j / latency,
+        "area_um2" => ops / latency / opsmm2 * 1e6,
+        "utilization" => 0.8,
+        "ops_per_joule" => opj,
+        "ops_per_s_per_mm2" => opsmm2,
+    ]
+}
+
+fn env_cols(quick: bool) -> Vec<(&'static str, Val)> {
+    row![
+        "git_hash" => "0123456789abcdef0123456789abcdef01234567",
+        "rustc" => "rustc 1.95.0",
+        "cpu" => "AMD EPYC (fixture)",
+        "threads" => 2i64,
+        "os" => "linux",
+        "timestamp" => "2026-01-02T03:04:05Z",
+        "quick" => quick,
+        "compbench_version" => "0.1.0",
+    ]
+}
+
+/// A LUT-DLA-like table: CNN and ViT, PTQ int8 on int8/fp16 systolic arrays, LUTBoost over
+/// v ∈ {4, 8}, c ∈ {8, 16}, metric ∈ {l2, l1, chebyshev}, a stages 1-4 ablation; 2 seeds.
+pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
+    let mut b = RowsBuilder::new();
+    let mut exp = 0u64;
+    let mut push = |b: &mut RowsBuilder, mut row: Vec<(&'static str, Val)>| {
+        exp += 1;
+        row.insert(2, ("experiment", Val::S(format!("{exp:016x}"))));
+        b.push(row);
+    };
+    for seed in 0..2i64 {
+        let jitter = (seed as f64 - 0.5) * 0.1;
+        for (model, base) in [("cnn", 0.915), ("vit", 0.87)] {
+            // PTQ int8 baseline, priced on two systolic arrays.
+            for label in ["int8-systolic", "fp16-systolic"] {
+                let drop = if model == "cnn" { 0.2 } else { 0.4 } + jitter;
+                let mut r = row![
+                    "suite" => "lut-dla-fixture", "paper" => "lut-dla",
+                    "model" => model, "dataset" => "fashion-mnist", "method" => "ptq",
+                    "label" => "ptq-w8a8", "seed" => seed,
+                    "p_method_bits" => 8i64,
+                    "accuracy" => base - drop / 100.0, "baseline_accuracy" => base,
+                    "accuracy_drop" => drop, "bits_per_weight" => 8.0,
+                    "train_s" => 1.5,
+                ];
+                r.extend(hw(label, if model == "cnn" { 1.0 } else { 2.0 }, 1.0));
+                r.extend(env_cols(true));
+                push(&mut b, r);
+            }
+            let mut lut = |v: i64, c: i64, metric: &str, stages: i64, drop: f64| {
+                let eff = ((v as f64) / 4.0).sqrt()
+                    * if c == 8 { 1.1 } else { 1.0 }
+                    * match metric {
+                        "l2" => 1.0,
+                        "l1" => 1.15,
+                        _ => 1.25,
+                    };
+                let drop = drop + jitter;
+                let mut r = row![
+                    "suite" => "lut-dla-fixture", "paper" => "lut-dla",
+                    "model" => model, "dataset" => "fashion-mnist", "method" => "lutboost",
+                    "label" => "lutboost", "seed" => seed,
+                    "p_method_v" => v, "p_method_c" => c, "p_method_metric" => metric,
+                    "p_method_stages" => stages,
+                    "accuracy" => base - drop / 100.0, "baseline_accuracy" => base,
+                    "accuracy_drop" => drop, "bits_per_weight" => 8.0 * c as f64 / v as f64,
+                    "train_s" => 12.0 * stages as f64,
+                    "method_note" => NOTE_LUT,
+                ];
+                r.extend(hw("lut", if model == "cnn" { 1.0 } else { 2.0 }, eff));
+                r.extend(env_cols(true));
+                push(&mut b, r);
+            };
+            if model == "cnn" {
+                for metric in ["l2", "l1", "chebyshev"] {
+                    for v in [4, 8] {
+                        for c in [8, 16] {
+                            let d = match metric {
+                                "l2" => 0.6,
+                                "l1" => 0.8,
+                                _ => 1.0,
+                            } + if v == 8 { 0.5 } else { 0.0 }
+                                + if c == 8 { 0.4 } else { 0.0 };
+                            lut(v, c, metric, 4, d);
+                        }
+                    }
+                }
+                for (stages, d) in [(1, 3.5), (2, 2.0), (3, 1.1)] {
+                    lut(4, 16, "l2", stages, d);
+                }
+            } else {
+                lut(4, 16, "l2", 4, 3.4);
+            }
+        }
+    }
+    b.build()
+}
+
+/// A survey-like table with another schema: block pruning, per-layer sparsity columns
+/// (`method_layer<i>_sparsity`), no hardware columns; 2 seeds.
+pub fn survey_rows() -> PolarsResult<DataFrame> {
+    let mut b = RowsBuilder::new();
+    for seed in 0..2i64 {
+        let jitter = (seed as f64 - 0.5) * 0.2;
+        for sparsity in [0.5, 0.75] {
+            let drop = if sparsity > 0.6 { 1.8 } else { 0.7 } + jitter;
+            let mut r = row![
+                "suite" => "survey-fixture", "paper" => "survey", "experiment" => format!("{seed}{sparsity}"),
+                "model" => "cnn", "dataset" => "fashion-mnist", "method" => "block-prune",
+                "label" => "block-prune", "seed" => seed,
+                "p_method_sparsity" => sparsity, "p_method_block" => 16i64,
+                "accuracy" => 0.915 - drop / 100.0, "baseline_accuracy" => 0.915,
+                "accuracy_drop" => drop, "sparsity" => sparsity,
+            ];
+            for (layer, share) in [0.4, 1.1, 1.2, 0.9].iter().enumerate() {
+                let name: &'static str = [
+                    "method_layer0_sparsity",
+                    "method_layer1_sparsity",
+                    "method_layer2_sparsity",
+                    "method_layer3_sparsity",
+                ][layer];
+                r.push((name, Val::F((sparsity * share).min(0.95) + jitter * 0.01)));
+            }
+            r.extend(env_cols(false));
+            b.push(r);
+        }
+    }
+    b.build()
+}
+
+/// The env.json of a fixture run.
+pub fn env_json(quick: bool, wall_s: f64) -> serde_json::Value {
+    serde_json::json!({
+        "git_hash": "0123456789abcdef0123456789abcdef01234567",
+        "rustc": "rustc 1.95.0 (59807616e 2026-04-14)",
+        "cpu": "AMD EPYC 7B13 (fixture)",
+        "threads": 2,
+        "os": "linux x86_64",
+        "timestamp": "2026-01-02T03:04:05Z",
+        "quick": quick,
+        "compbench_version": "0.1.0",
+        "wall_s": wall_s,
+    })
+}
+
+/// Writes `rows.parquet` and `env.json` into `dir` (created if needed).
+pub fn write_run(
+    dir: &Path,
+    rows: &mut DataFrame,
+    env: &serde_json::Value,
+) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    let path = dir.join("rows.parquet");
+    let file = std::fs::File::create(&path).map_err(|e| ReportError::io(&path, e))?;
+    ParquetWriter::new(file)
+        .finish(rows)
+        .map_err(|e| ReportError::table(&path, e))?;
+    let env_path = dir.join("env.json");
+    let text = serde_json::to_string_pretty(env).expect("json value serialises");
+    std::fs::write(&env_path, text).map_err(|e| ReportError::io(&env_path, e))
+}
+
+/// Writes the two fixture runs under `root`: `root/lut-dla/fixture` (quick) and
+/// `root/survey/fixture`, and returns their directories in that order.
+pub fn write_fixture(root: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let lut = root.join("lut-dla").join("fixture");
+    let survey = root.join("survey").join("fixture");
+    let mut rows = lut_dla_rows().map_err(|e| ReportError::table(&lut, e))?;
+    write_run(&lut, &mut rows, &env_json(true, 754.2))?;
+    let mut rows = survey_rows().map_err(|e| ReportError::table(&survey, e))?;
+    write_run(&survey, &mut rows, &env_json(false, 42.0))?;
+    Ok(vec![lut, survey])
+}

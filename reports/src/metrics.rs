@@ -1,0 +1,291 @@
+//! What each metric column means to a reader: display name, unit, which way is better, and how
+//! to print its numbers (significant digits, SI prefixes chosen per column).
+
+/// Which direction of a metric is "better" (decides the bold cell in a table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Neither (e.g. the baseline's accuracy, sparsity): nothing is bolded.
+    Neither,
+}
+
+/// How the numbers of a metric are scaled and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A fraction 0-1 printed as a percentage with two decimals.
+    Percent,
+    /// Percentage points, two decimals.
+    PercentagePoints,
+    /// Seconds, with an SI prefix chosen per column (s, ms, µs, ns).
+    Seconds,
+    /// Picojoules stored, printed in J with a prefix (pJ … J).
+    PicoJoules,
+    /// Watts with a prefix (µW … W).
+    Watts,
+    /// µm² stored; printed as µm² or mm².
+    SquareMicrons,
+    /// op/J with a prefix (op/J … Top/J).
+    OpsPerJoule,
+    /// op/s/mm² with a prefix.
+    OpsPerSecondPerMm2,
+    /// A plain count with k/M/G/T suffixes (cycles).
+    Count,
+    /// Bits, three significant digits.
+    Bits,
+    /// A 0-1 fraction printed as is (utilization, sparsity).
+    Fraction,
+    /// Anything else: three significant digits, no unit.
+    Plain,
+}
+
+/// Display facts about one metric column.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricInfo {
+    /// `None` for columns outside the catalog (they are labelled by their own name).
+    pub label: Option<&'static str>,
+    pub unit: Unit,
+    pub better: Better,
+}
+
+/// Looks up a metric column of docs/results-schema.md; unknown columns (`method_*`) get their
+/// own name, no unit and no "better" direction.
+pub fn info(column: &str) -> MetricInfo {
+    use Better::*;
+    use Unit::*;
+    let (label, unit, better) = match column {
+        "accuracy" => ("accuracy", Percent, Higher),
+        "baseline_accuracy" => ("baseline accuracy", Percent, Neither),
+        "accuracy_drop" => ("accuracy drop", PercentagePoints, Lower),
+        "measured_latency_s" => ("CPU latency", Seconds, Lower),
+        "cycles" => ("cycles", Count, Lower),
+        "latency_s" => ("HW latency", Seconds, Lower),
+        "energy_pj" => ("energy", PicoJoules, Lower),
+        "power_w" => ("power", Watts, Lower),
+        "area_um2" => ("area", SquareMicrons, Lower),
+        "utilization" => ("utilization", Fraction, Higher),
+        "ops_per_joule" => ("power efficiency", OpsPerJoule, Higher),
+        "ops_per_s_per_mm2" => ("area efficiency", OpsPerSecondPerMm2, Higher),
+        "bits_per_weight" => ("bits/weight", Bits, Neither),
+        "sparsity" => ("sparsity", Fraction, Neither),
+        "train_s" => ("train time", Seconds, Lower),
+        "method_bits_per_activation" => ("bits/activation", Bits, Neither),
+        _ => ("", Plain, Neither),
+    };
+    MetricInfo {
+        label: (!label.is_empty()).then_some(label),
+        unit,
+        better,
+    }
+}
+
+/// The label to print for `column`: the catalog's, or the column name itself.
+pub fn label(column: &str) -> String {
+    info(column).label.unwrap_or(column).to_string()
+}
+
+/// A chosen scale for one column: multiply stored values by `factor`, print `unit` after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    pub factor: f64,
+    pub unit: String,
+    /// Fixed decimals (percentages) or `None` for three significant digits.
+    pub decimals: Option<usize>,
+}
+
+const SI: [(i32, &str); 9] = [
+    (-15, "f"),
+    (-12, "p"),
+    (-9, "n"),
+    (-6, "µ"),
+    (-3, "m"),
+    (0, ""),
+    (3, "k"),
+    (6, "M"),
+    (9, "G"),
+];
+const SI_BIG: [(i32, &str); 5] = [(0, ""), (3, "k"), (6, "M"), (9, "G"), (12, "T")];
+
+/// Picks the SI prefix (from `table`) that puts `magnitude` (in base units) into 1..1000.
+fn prefix(magnitude: f64, table: &[(i32, &'static str)]) -> (f64, &'static str) {
+    let exp = if magnitude > 0.0 && magnitude.is_finite() {
+        (magnitude.log10() / 3.0).floor() as i32 * 3
+    } else {
+        0
+    };
+    let (e, p) = table
+        .iter()
+        .rev()
+        .find(|(e, _)| *e <= exp)
+        .copied()
+        .unwrap_or(table[0]);
+    (10f64.powi(-e), p)
+}
+
+/// Chooses one scale for all `values` of a metric (by their largest magnitude), so a column or
+/// an axis reads in one unit.
+pub fn scale_for(unit: Unit, values: &[f64]) -> Scale {
+    let mag = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f64, |m, v| m.max(v.abs()));
+    let si = |base: f64, table: &[(i32, &'static str)], suffix: &str| {
+        let (f, p) = prefix(mag * base, table);
+        Scale {
+            factor: f * base,
+            unit: format!("{p}{suffix}"),
+            decimals: None,
+        }
+    };
+    match unit {
+        Unit::Percent => Scale {
+            factor: 100.0,
+            unit: "%".into(),
+            decimals: Some(2),
+        },
+        Unit::PercentagePoints => Scale {
+            factor: 1.0,
+            unit: "pp".into(),
+            decimals: Some(2),
+        },
+        Unit::Seconds => si(1.0, &SI[..6], "s"),
+        Unit::PicoJoules => si(1e-12, &SI[..6], "J"),
+        Unit::Watts => si(1.0, &SI[..6], "W"),
+        Unit::SquareMicrons => {
+            if mag >= 1e5 {
+                Scale {
+                    factor: 1e-6,
+                    unit: "mm²".into(),
+                    decimals: None,
+                }
+            } else {
+                Scale {
+                    factor: 1.0,
+                    unit: "µm²".into(),
+                    decimals: None,
+                }
+            }
+        }
+        Unit::OpsPerJoule => si(1.0, &SI_BIG, "op/J"),
+        Unit::OpsPerSecondPerMm2 => si(1.0, &SI_BIG, "op/s/mm²"),
+        Unit::Count => {
+            let (f, p) = prefix(mag, &SI_BIG);
+            Scale {
+                factor: f,
+                unit: p.to_string(),
+                decimals: None,
+            }
+        }
+        Unit::Bits => Scale {
+            factor: 1.0,
+            unit: "bits".into(),
+            decimals: None,
+        },
+        Unit::Fraction | Unit::Plain => Scale {
+            factor: 1.0,
+            unit: String::new(),
+            decimals: None,
+        },
+    }
+}
+
+/// Number of decimals that prints `x` with three significant digits.
+fn sig_decimals(x: f64) -> usize {
+    if x == 0.0 || !x.is_finite() {
+        return 0;
+    }
+    (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize
+}
+
+impl Scale {
+    /// Decimals used for `x` (already scaled).
+    fn decimals_for(&self, x: f64) -> usize {
+        self.decimals.unwrap_or_else(|| sig_decimals(x))
+    }
+
+    /// `x` scaled, without unit: `91.23`, `1.05`, `0.0312`.
+    pub fn number(&self, x: f64) -> String {
+        let v = x * self.factor;
+        if !v.is_finite() {
+            return "—".into();
+        }
+        let d = self.decimals_for(v);
+        let s = format!("{v:.d$}");
+        if s.starts_with('-') && s.trim_start_matches(['-', '0', '.']).is_empty() {
+            s[1..].to_string()
+        } else {
+            s
+        }
+    }
+
+    /// `mean ± ci` scaled, the CI printed to the mean's decimals; no `±` when `ci` is zero or
+    /// not known (one seed).
+    pub fn mean_ci(&self, mean: f64, ci: Option<f64>) -> String {
+        let m = self.number(mean);
+        match ci {
+            Some(c) if c > 0.0 && c.is_finite() => {
+                let d = self.decimals_for(mean * self.factor);
+                format!("{m} ± {:.d$}", c * self.factor)
+            }
+            _ => m,
+        }
+    }
+
+    /// `x` scaled with its unit: `91.23 %`, `1.20 Gop/J`.
+    pub fn with_unit(&self, x: f64) -> String {
+        let n = self.number(x);
+        if self.unit.is_empty() {
+            n
+        } else {
+            format!("{n} {}", self.unit)
+        }
+    }
+}
+
+/// `x` with three significant digits and no unit.
+pub fn sig3(x: f64) -> String {
+    Scale {
+        factor: 1.0,
+        unit: String::new(),
+        decimals: None,
+    }
+    .number(x)
+}
+
+/// Formats one value of `column` with its own unit and scale (for claim outcomes).
+pub fn format_value(column: &str, x: f64) -> String {
+    scale_for(info(column).unit, &[x]).with_unit(x)
+}
+
+/// `label (unit)` or `label`, for table headers and axis descriptions.
+pub fn header(column: &str, scale: &Scale) -> String {
+    if scale.unit.is_empty() {
+        label(column)
+    } else {
+        format!("{} ({})", label(column), scale.unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_digits_and_prefixes() {
+        let s = scale_for(Unit::OpsPerJoule, &[1.2e12, 3.0e11]);
+        assert_eq!(s.unit, "Top/J");
+        assert_eq!(s.number(1.2e12), "1.20");
+        assert_eq!(s.number(3.0e11), "0.300");
+        let s = scale_for(Unit::Seconds, &[0.00123]);
+        assert_eq!(s.with_unit(0.00123), "1.23 ms");
+        let s = scale_for(Unit::Percent, &[0.91234]);
+        assert_eq!(s.mean_ci(0.91234, Some(0.0021)), "91.23 ± 0.21");
+        assert_eq!(s.mean_ci(0.91234, None), "91.23");
+        let s = scale_for(Unit::PicoJoules, &[2.5e6]);
+        assert_eq!(s.with_unit(2.5e6), "2.50 µJ");
+        let s = scale_for(Unit::Count, &[1.5e9]);
+        assert_eq!(s.unit, "G");
+        assert_eq!(format_value("accuracy_drop", -0.001), "0.00 pp");
+        assert_eq!(format_value("area_um2", 2.0e6), "2.00 mm²");
+    }
+}

@@ -1,0 +1,230 @@
+//! End-to-end rendering on the fixture: snapshots, escaping, self-containedness, SVG validity.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{assert_snapshot, check_xml, references_dir};
+use compbench_reports::fixture::{
+    RowsBuilder, Val, env_json, lut_dla_rows, write_fixture, write_run,
+};
+use compbench_reports::{Format, RenderOutput, render, render_many};
+
+const BOTH: [Format; 2] = [Format::Markdown, Format::Html];
+
+fn render_fixture(root: &std::path::Path) -> RenderOutput {
+    let dirs = write_fixture(root).unwrap();
+    render_many(&dirs, &root.join("report"), &BOTH, &references_dir()).unwrap()
+}
+
+fn read(p: &Option<PathBuf>) -> String {
+    std::fs::read_to_string(p.as_ref().unwrap()).unwrap()
+}
+
+#[test]
+fn report_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = render_fixture(tmp.path());
+    assert_eq!(
+        out.summary.to_string(),
+        "9 of 11 claims hold (1 does not hold, 1 not run)"
+    );
+    assert_snapshot("report.md", &read(&out.markdown));
+    assert_snapshot("report.html", &read(&out.html));
+    assert_snapshot(
+        "claims.json",
+        &std::fs::read_to_string(&out.claims_json).unwrap(),
+    );
+}
+
+#[test]
+fn claims_json_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = render_fixture(tmp.path());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out.claims_json).unwrap()).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 11);
+    for c in arr {
+        let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["claim", "holds", "id", "ours", "paper"]);
+        assert!(c["holds"].is_boolean() || c["holds"].is_null());
+    }
+    let by_id = |id: &str| arr.iter().find(|c| c["id"] == id).unwrap()["holds"].clone();
+    assert_eq!(by_id("transformer-drop"), serde_json::Value::Bool(false));
+    assert_eq!(by_id("sub-1-bit-activations"), serde_json::Value::Null);
+    assert_eq!(by_id("lutboost-stages-help"), serde_json::Value::Bool(true));
+}
+
+#[test]
+fn single_run_renders_into_report_subdir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = write_fixture(tmp.path()).unwrap();
+    let out = render(&dirs[0], &[Format::Markdown], &references_dir()).unwrap();
+    assert_eq!(out.out_dir, dirs[0].join("report"));
+    assert!(out.markdown.as_ref().unwrap().is_file());
+    assert!(out.html.is_none());
+    assert!(out.claims_json.is_file());
+    assert!(!out.figures.is_empty());
+    for f in &out.figures {
+        assert!(f.starts_with(dirs[0].join("report/figures")));
+    }
+    let md = read(&out.markdown);
+    assert!(md.contains("Quick run: fewer epochs and grid points"));
+    assert!(md.contains("approximate: activations vector-quantised"));
+    // Re-rendering leaves no stale figures and no temporary files.
+    let again = render(&dirs[0], &[Format::Markdown], &references_dir()).unwrap();
+    let names: Vec<_> = std::fs::read_dir(again.out_dir.join("figures"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), again.figures.len(), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(".svg") && !n.starts_with('.'))
+    );
+}
+
+#[test]
+fn charts_are_well_formed_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = render_fixture(tmp.path());
+    let names: Vec<String> = out
+        .figures
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "accuracy-vs-bits",
+            "accuracy-drop",
+            "accuracy-vs-power-efficiency",
+            "accuracy-vs-area-efficiency",
+            "dse-energy-vs-latency",
+            "per-layer-sparsity",
+        ]
+    );
+    for path in &out.figures {
+        let svg = std::fs::read_to_string(path).unwrap();
+        assert_eq!(check_xml(&svg), Ok("svg".to_string()), "{}", path.display());
+        assert!(svg.contains(r#"width="800""#), "{}", path.display());
+        assert!(svg.contains("<text"), "{}: no labels", path.display());
+    }
+    let html = read(&out.html);
+    assert_eq!(html.matches("<svg").count(), out.figures.len());
+}
+
+#[test]
+fn html_is_self_contained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let html = read(&render_fixture(tmp.path()).html);
+    for needle in ["http://", "https://", "<link", " src=", "url(", "@import"] {
+        assert!(!html.contains(needle), "report.html contains {needle}");
+    }
+    // One inline script (sortable tables), not needed to read the page.
+    assert_eq!(html.matches("<script").count(), 1);
+}
+
+/// A results table whose strings try to break out of HTML and Markdown.
+fn hostile_run(root: &std::path::Path) -> PathBuf {
+    let mut b = RowsBuilder::new();
+    for seed in 0..2i64 {
+        for (label, acc) in [("a|b", 0.9), ("<b>bold</b>", 0.8)] {
+            b.push(vec![
+                ("suite", Val::from("<script>alert(1)</script>")),
+                ("paper", Val::from("lut-dla")),
+                ("model", Val::from("cnn")),
+                ("method", Val::from("x")),
+                ("label", Val::from(label)),
+                ("seed", Val::from(seed)),
+                ("p_method_k", Val::from("1|2")),
+                ("accuracy", Val::from(acc)),
+                (
+                    "bits_per_weight",
+                    Val::from(if acc > 0.85 { 8.0 } else { 4.0 }),
+                ),
+                ("accuracy_drop", Val::from(1.0)),
+                (
+                    "method_note",
+                    Val::from("<img src=x onerror=alert(2)> & more"),
+                ),
+            ]);
+        }
+    }
+    let dir = root.join("hostile").join("run");
+    let mut env = env_json(false, 1.0);
+    env["cpu"] = "<iframe>|cpu".into();
+    write_run(&dir, &mut b.build().unwrap(), &env).unwrap();
+    dir
+}
+
+#[test]
+fn strings_from_results_are_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = hostile_run(tmp.path());
+    let out = render(&dir, &BOTH, &references_dir()).unwrap();
+    let html = read(&out.html);
+    assert!(
+        html.contains("Suite &lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<img"));
+    assert!(!html.contains("<iframe"));
+    assert!(!html.contains("<b>bold"));
+    assert_eq!(html.matches("<script").count(), 1);
+    for f in &out.figures {
+        let svg = std::fs::read_to_string(f).unwrap();
+        assert!(check_xml(&svg).is_ok());
+        assert!(!svg.contains("<b>"), "{svg}");
+    }
+    let md = read(&out.markdown);
+    assert!(
+        md.contains("### Suite \\<script\\>alert(1)\\</script\\>"),
+        "{md}"
+    );
+    assert!(md.contains("| a\\|b |"), "{md}");
+    assert!(md.contains("1\\|2"), "{md}");
+    assert!(md.contains("\\<iframe\\>\\|cpu"), "{md}");
+    assert!(
+        md.contains("\\<img src=x onerror=alert(2)\\> & more"),
+        "{md}"
+    );
+    // Every table row of the results table has the header's number of cells.
+    let table: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("### Suite"))
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    assert!(table.len() >= 4);
+    assert!(
+        table.iter().all(|l| cells(l) == cells(table[0])),
+        "{table:#?}"
+    );
+}
+
+#[test]
+fn results_without_paper_render_without_claims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plain/run");
+    let mut rows = lut_dla_rows().unwrap().drop("paper").unwrap();
+    write_run(&dir, &mut rows, &env_json(false, 3.0)).unwrap();
+    let out = render(&dir, &BOTH, &tmp.path().join("no-such-dir")).unwrap();
+    assert_eq!(out.summary.total(), 0);
+    assert_eq!(std::fs::read_to_string(&out.claims_json).unwrap(), "[]\n");
+    let md = read(&out.markdown);
+    assert!(md.contains("Paper vs reproduced: no paper claims checked."));
+    // env.json says quick: false, but the rows' `quick` column says true: the rows win.
+    assert!(md.contains("Quick run"));
+}
+
+#[test]
+fn missing_rows_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = render(tmp.path(), &BOTH, &references_dir()).unwrap_err();
+    assert!(err.to_string().contains("no rows.parquet"), "{err}");
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what compbench needs beyond a Rust toolchain, on Debian/Ubuntu:
+#   - dataset-fashion-mnist: the real dataset (under /usr/share/datasets/fashion-mnist);
+#   - chromium: only for the report's headless browser test.
+# Without root it falls back to `compbench data fetch`, which unpacks the dataset package into ./data.
+set -euo pipefail
+
+need=()
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+
+if [ ${#need[@]} -eq 0 ]; then
+    echo "setup: nothing to install"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    sudo apt-get update -qq
+    sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+else
+    echo "setup: not root; run 'sudo apt-get install ${need[*]}'," >&2
+    echo "       or 'cargo run --release --bin compbench -- data fetch' to unpack the dataset into ./data" >&2
+fi
