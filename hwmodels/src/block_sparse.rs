@@ -131,7 +131,7 @@ impl BlockSparseDesign {
         let p = Params::resolve(BLOCK_SPARSE_PARAMS, &given.0)?;
         let cols = p_u64(&p, "cols");
         let skip_cols = p_u64(&p, "skip_cols");
-        if skip_cols > cols || cols % skip_cols != 0 {
+        if skip_cols > cols || !cols.is_multiple_of(skip_cols) {
             return Err(ParamError::Constraint {
                 param: "skip_cols".into(),
                 message: format!("{skip_cols} must divide cols ({cols})"),

@@ -186,14 +186,13 @@ impl DseSpec {
                                 "random range `{name}` has no values"
                             )));
                         }
-                        RangeSpec::Span { min, max, log } => {
+                        RangeSpec::Span { min, max, log }
                             if !(min.is_finite() && max.is_finite() && min <= max)
-                                || (*log && *min <= 0.0)
-                            {
-                                return Err(DseError::Invalid(format!(
-                                    "random range `{name}`: need finite min ≤ max (and min > 0 with log)"
-                                )));
-                            }
+                                || (*log && *min <= 0.0) =>
+                        {
+                            return Err(DseError::Invalid(format!(
+                                "random range `{name}`: need finite min ≤ max (and min > 0 with log)"
+                            )));
                         }
                         _ => {}
                     }

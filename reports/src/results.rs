@@ -211,7 +211,7 @@ fn classify(schema: &Schema) -> Roles {
 /// Groups rows by configuration (keys cast to strings; nulls form their own group) and computes
 /// each metric's mean, sample std and non-null count with one lazy polars query.
 pub fn aggregate(rows: &DataFrame) -> PolarsResult<ConfigTable> {
-    let roles = classify(&rows.schema());
+    let roles = classify(rows.schema());
     if rows.height() == 0 {
         return Ok(ConfigTable {
             keys: roles.keys,

@@ -45,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    reset_sigpipe();
     let cli = Cli::parse();
     init_logging();
     let result = match &cli.command {
@@ -69,6 +70,16 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, which turns `compbench list | head` into a "broken pipe" panic in
+/// `println!`. Restore the default (the process ends quietly), as ripgrep does.
+fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -8,6 +8,8 @@
 //! Plus datasets ([`data`]), the [`method::Method`] extension point and the [`Identity`] method.
 //! ARCHITECTURE-nn.md has the code map and invariants.
 
+/// Kernel timing helpers for `compbench bench kernels` (added by the lead/method crates).
+pub mod bench;
 pub mod data;
 pub mod deployed;
 pub mod hooks;

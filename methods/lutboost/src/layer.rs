@@ -5,8 +5,9 @@
 //! * distances d[s, r, j] between sub-vector x[r, s·v..s·v+v] and centroid C[s, j] under the
 //!   layer's metric (L2 squared, L1, Chebyshev);
 //! * tables T = C·W per subspace, `[nc, c, N]` (recomputed every step, so W and C both learn);
-//! * **hard** forward: one-hot(argmin_j d) · T, summed over subspaces — exactly what the
-//!   deployed kernel computes (with the stage-4 quantized table when tables are quantized);
+//! * **hard** forward: Σ_s T[s][argmin_j d][:] — computed by the deployed kernel itself
+//!   ([`LutGemm`]) on the host, from the current centroids and weights (with the stage-4
+//!   quantized tables when tables are quantized), so training sees exactly what deploys;
 //! * **soft** backward (LUT-NN, Tang et al. 2023): attention = softmax(−d · τ) over j, with a
 //!   learnable inverse temperature τ, and soft = attention · T. The output is
 //!   `hard.detach() + (soft − soft.detach())`: its value is the hard output bit for bit
@@ -32,8 +33,17 @@ use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use compbench_nn::hooks::{ConvGeom, GemmSite, TrainHooks, dense_conv2d, dense_linear};
 
+use crate::kernel::LutGemm;
 use crate::metric::VqMetric;
 use crate::table::{TableBits, TableScale};
+
+/// A tensor's values on the host, row-major.
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
 
 /// Multiplier of the temperature parameter (see the module docs).
 pub const TEMP_GAIN: f32 = 100.0;
@@ -170,27 +180,6 @@ pub fn tables(cent: Tensor<3>, w: Tensor<2>) -> Tensor<3> {
     cent.matmul(w.reshape([nc, v, n]))
 }
 
-/// Symmetric fake quantization of tables `[nc, c, N]`, the same function as
-/// [`crate::table::fake_quantize`] (per-column or per-layer absmax scale, round half to even).
-pub fn fake_quantize_tables(t: Tensor<3>, bits: TableBits, gran: TableScale) -> Tensor<3> {
-    if bits == TableBits::F32 {
-        return t;
-    }
-    let [nc, c, n] = t.dims();
-    let flat = t.reshape([nc * c, n]);
-    let amax = flat.clone().abs().max_dim(0); // [1, n]
-    let amax = match gran {
-        TableScale::PerColumn => amax,
-        TableScale::PerLayer => amax.max_dim(1).expand([1, n]),
-    };
-    let qmax = bits.qmax();
-    // A zero column gets scale 1, as in the deployed table.
-    let zero = amax.clone().equal_elem(0.0);
-    let scale = amax.div_scalar(qmax).mask_fill(zero, 1.0);
-    let q = (flat / scale.clone()).round().clamp(-qmax, qmax);
-    (q * scale).reshape([nc, c, n])
-}
-
 /// The LUT layer on rows: `x` `[rows, K]`, `w` `[K, N]`, optional bias `[N]`.
 pub fn lut_linear(
     spec: &LayerSpec,
@@ -205,21 +194,35 @@ pub fn lut_linear(
     let (nc, c) = (spec.nc(), spec.c);
     let n = spec.n;
     let cent = p.centroids.val();
-    let d = distances(spec.metric, x, cent.clone()); // [nc, rows, c]
-    let t = tables(cent, w); // [nc, c, n]
-    let codes = d.clone().detach().argmin(2).reshape([nc, rows]); // [nc, rows]
-    let onehot = codes.one_hot::<3>(c).float(); // [nc, rows, c]
-    let flat = |a: Tensor<3>| a.swap_dims(0, 1).reshape([rows, nc * c]);
-    let hard_t = match table {
-        Some((bits, gran)) => fake_quantize_tables(t.clone().detach(), bits, gran),
-        None => t.clone().detach(),
+    // The hard path runs the deployed kernel itself on the host: it is exact by construction
+    // (the trainable hard forward *is* the deployed computation, table quantization included),
+    // and an order of magnitude faster than one-hot matmuls in burn. It carries no gradient.
+    let hard = || {
+        let device = x.device();
+        let xv = host(x.clone());
+        let kernel = LutGemm::new(
+            spec.metric,
+            spec.v,
+            c,
+            &host(cent.clone()),
+            &host(w.clone()),
+            n,
+            None,
+            table.map_or(TableBits::F32, |t| t.0),
+            table.map_or(TableScale::PerColumn, |t| t.1),
+        );
+        let mut out = vec![0.0f32; rows * n];
+        kernel.forward_with(kernel.isa, &xv, rows, &mut out);
+        Tensor::<2>::from_data(TensorData::new(out, [rows, n]), &device)
     };
-    let hard = || flat(onehot.clone()).matmul(hard_t.clone().reshape([nc * c, n]));
     let soft = || {
+        let d = distances(spec.metric, x.clone(), cent.clone()); // [nc, rows, c]
+        let t = tables(cent.clone(), w.clone()); // [nc, c, n]
         let tau = p.temp.val().mul_scalar(TEMP_GAIN).exp(); // [1]
-        let logits = d.clone().neg() * tau.unsqueeze::<3>();
-        let attn = softmax(logits, 2);
-        flat(attn).matmul(t.clone().reshape([nc * c, n]))
+        let attn = softmax(d.neg() * tau.unsqueeze::<3>(), 2);
+        attn.swap_dims(0, 1)
+            .reshape([rows, nc * c])
+            .matmul(t.reshape([nc * c, n]))
     };
     let out = match mode {
         Mode::Hard => hard(),

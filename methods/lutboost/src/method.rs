@@ -306,6 +306,11 @@ impl Method for LutBoost {
             layers: specs.clone(),
             table: None,
         };
+        log(&format!(
+            "lutboost stage 1: k-means in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        ));
+        let t0 = std::time::Instant::now();
 
         // Stage 2: centroid-only reconstruction (always measured, trained when stages ≥ 2).
         let steps = if s.stages >= 2 {
@@ -331,7 +336,8 @@ impl Method for LutBoost {
         if s.stages >= 2 {
             metrics.insert("recon_nmse_stage2".into(), mse1);
             log(&format!(
-                "lutboost stage 2: normalized reconstruction MSE {mse0:.4} -> {mse1:.4}"
+                "lutboost stage 2: normalized reconstruction MSE {mse0:.4} -> {mse1:.4} in {:.1} s",
+                t0.elapsed().as_secs_f64()
             ));
         }
         drop(calib);

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::kernels::binary::{self, PackedBits};
 use crate::kernels::int8::{self, ActEncoding, Isa, PackedB};
-use crate::quantizer::{QParams, QuantizedWeights, round_even};
+use crate::quantizer::{QParams, QuantizedWeights};
 
 /// How a layer's input activations are represented.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,32 +100,71 @@ impl ActCodec {
         );
         let bias = g.zero_point - self.shift;
         let mut sums = vec![0i32; m];
+        let avx2 = Isa::detect() == Isa::Avx2;
         out.par_chunks_mut(lda)
             .zip(x.par_chunks(k))
             .zip(sums.par_iter_mut())
             .for_each(|((dst, src), sum)| {
-                let mut s = 0i32;
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    let q = match sign {
-                        Some(mu) => {
-                            if v >= mu {
-                                1
-                            } else {
-                                -1
-                            }
-                        }
-                        // Same arithmetic as `QParams::quantize`: divide, round half to even, clamp.
-                        None => round_even((v / g.scale).clamp(lo, hi)) as i32,
-                    } + bias;
-                    s += q;
-                    *d = q as u8;
-                }
+                *sum = match sign {
+                    Some(mu) => encode_sign(src, mu, bias, dst),
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: AVX2 detected above.
+                    None if avx2 => unsafe { encode_row_avx2(src, g.scale, lo, hi, bias, dst) },
+                    None => encode_row(src, g.scale, lo, hi, bias, dst),
+                };
                 dst[k..].fill(0);
-                *sum = s;
             });
         sums
     }
 }
+
+/// One row of uniform codes: the same arithmetic as `QParams::quantize` (divide, clamp, round
+/// half to even), written so it vectorizes: `max`/`min` also map NaN to `lo`, and the clamped
+/// value is small, so the 1.5·2^23 rounding and the unchecked conversion are exact.
+#[inline(always)]
+fn encode_row(src: &[f32], scale: f32, lo: f32, hi: f32, bias: i32, dst: &mut [u8]) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    let mut s = 0i32;
+    for (d, &v) in dst.iter_mut().zip(src) {
+        let r = ((v / scale).max(lo).min(hi) + MAGIC) - MAGIC;
+        // SAFETY: r is finite and within [lo, hi] ⊂ [−255, 255].
+        let q = unsafe { r.to_int_unchecked::<i32>() } + bias;
+        s += q;
+        *d = q as u8;
+    }
+    s
+}
+
+/// [`encode_row`] compiled for AVX2 (8 lanes instead of SSE2's 4).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn encode_row_avx2(
+    src: &[f32],
+    scale: f32,
+    lo: f32,
+    hi: f32,
+    bias: i32,
+    dst: &mut [u8],
+) -> i32 {
+    encode_row(src, scale, lo, hi, bias, dst)
+}
+
+fn encode_sign(src: &[f32], mu: f32, bias: i32, dst: &mut [u8]) -> i32 {
+    let mut s = 0i32;
+    for (d, &v) in dst.iter_mut().zip(src) {
+        let q = if v >= mu { 1 } else { -1 } + bias;
+        s += q;
+        *d = q as u8;
+    }
+    s
+}
+
+/// Largest K for which the epilogue's integer correction fits i32: |acc| ≤ 128²·K,
+/// |z_w·Σa| ≤ 255²·K, |c0| ≤ (255·128 + 255²)·K, total < 180 000·K < 2^31.
+const I32_EPILOGUE_MAX_K: usize = 11_000;
 
 /// A GEMM on integer codes (any weight and activation width ≤ 8).
 pub struct QuantGemm {
@@ -263,25 +302,56 @@ impl GemmKernel for QuantGemm {
             ActSpec::Sign { mu, beta } => (beta, Some(mu)),
         };
         let rowsum = self.codec.encode(x, m, self.k, lda, &mut a, sign);
-        let (cs, zw, c0, off) = (&self.col_scale, &self.zw, &self.c0, &self.off);
-        int8::gemm(
-            &a,
-            lda,
-            m,
-            &self.packed,
-            self.codec.enc,
-            self.codec.max_abs,
-            self.isa,
-            out,
-            |i, j0, acc, row| {
-                let r = rowsum[i] as i64;
-                for (c, &v) in acc.iter().enumerate() {
-                    let j = j0 + c;
-                    let exact = v as i64 - zw[j] as i64 * r + c0[j];
-                    row[j] = rs * cs[j] * exact as f32 + off[j];
-                }
-            },
-        );
+        let scale: Vec<f32> = self.col_scale.iter().map(|c| rs * c).collect();
+        let (zw, off) = (&self.zw, &self.off);
+        let (enc, amax) = (self.codec.enc, self.codec.max_abs);
+        if self.k <= I32_EPILOGUE_MAX_K {
+            // Exact in i32 (see I32_EPILOGUE_MAX_K); zipped slices so the loop vectorizes.
+            let c0: Vec<i32> = self.c0.iter().map(|&c| c as i32).collect();
+            int8::gemm(
+                &a,
+                lda,
+                m,
+                &self.packed,
+                enc,
+                amax,
+                self.isa,
+                out,
+                |i, j0, acc, row| {
+                    let r = rowsum[i];
+                    let j1 = j0 + acc.len();
+                    let cols = scale[j0..j1]
+                        .iter()
+                        .zip(&c0[j0..j1])
+                        .zip(&zw[j0..j1])
+                        .zip(&off[j0..j1]);
+                    for ((o, &v), (((&sc, &c), &z), &b)) in
+                        row[j0..j1].iter_mut().zip(acc).zip(cols)
+                    {
+                        *o = sc * (v + c - z * r) as f32 + b;
+                    }
+                },
+            );
+        } else {
+            let c0 = &self.c0;
+            int8::gemm(
+                &a,
+                lda,
+                m,
+                &self.packed,
+                enc,
+                amax,
+                self.isa,
+                out,
+                |i, j0, acc, row| {
+                    let r = rowsum[i] as i64;
+                    for (c, &v) in acc.iter().enumerate() {
+                        let j = j0 + c;
+                        row[j] = scale[j] * (v as i64 - zw[j] as i64 * r + c0[j]) as f32 + off[j];
+                    }
+                },
+            );
+        }
     }
 
     fn gemm_ir(&self, m: u64) -> Gemm {
@@ -394,13 +464,22 @@ impl GemmKernel for XnorGemm {
         bits.par_chunks_mut(kw.max(1))
             .zip(x.par_chunks(self.k.max(1)))
             .for_each(|(dst, row)| binary::pack_row_into(row, self.mu, dst));
-        let (alpha, ss, mu, beta) = (&self.alpha, &self.sign_sum, self.mu, self.beta);
-        let bias = self.bias.as_deref();
+        // y = α_j·β·dot + (α_j·μ·Σsign(w_j) + b_j), per-column constants hoisted.
+        let mul: Vec<f32> = self.alpha.iter().map(|a| a * self.beta).collect();
+        let add: Vec<f32> = (0..self.n)
+            .map(|j| {
+                self.alpha[j] * self.mu * self.sign_sum[j] as f32
+                    + self.bias.as_ref().map_or(0.0, |b| b[j])
+            })
+            .collect();
         binary::gemm(&bits, m, &self.packed, self.isa, out, |_, j0, dots, row| {
-            for (c, &d) in dots.iter().enumerate() {
-                let j = j0 + c;
-                row[j] =
-                    alpha[j] * (beta * d as f32 + mu * ss[j] as f32) + bias.map_or(0.0, |b| b[j]);
+            let j1 = j0 + dots.len();
+            for ((o, &d), (&a, &c)) in row[j0..j1]
+                .iter_mut()
+                .zip(dots)
+                .zip(mul[j0..j1].iter().zip(&add[j0..j1]))
+            {
+                *o = a * d as f32 + c;
             }
         });
     }

@@ -113,3 +113,22 @@ fn binary_gemm_matches_reference_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn bit_packing_simd_matches_portable() {
+    let mut rng = Rng::new(5);
+    for k in [1usize, 7, 8, 9, 63, 64, 65, 200, 513] {
+        let row: Vec<f32> = (0..k).map(|_| rng.normal()).collect();
+        let mut a = vec![0u64; binary::words(k)];
+        let mut b = vec![0u64; binary::words(k)];
+        binary::pack_row_into(&row, 0.25, &mut a);
+        binary::pack_row_portable(&row, 0.25, &mut b);
+        assert_eq!(a, b, "k = {k}");
+        // NaN and the threshold itself: NaN packs as −1, equality as +1.
+        let mut odd = row.clone();
+        odd[0] = f32::NAN;
+        binary::pack_row_into(&odd, odd[k - 1], &mut a);
+        binary::pack_row_portable(&odd, odd[k - 1], &mut b);
+        assert_eq!(a, b, "k = {k} with NaN");
+    }
+}

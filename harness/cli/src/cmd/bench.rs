@@ -114,6 +114,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Hwmodels { json } => super::hw::bench_hwmodels(*json).map(|()| ExitCode::SUCCESS),
+        BenchCommand::Hwmodels { json } => {
+            super::hw::bench_hwmodels(*json).map(|()| ExitCode::SUCCESS)
+        }
     }
 }

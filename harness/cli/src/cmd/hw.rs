@@ -46,14 +46,22 @@ pub enum HwCommand {
 
 pub fn run(args: &HwArgs) -> Result<()> {
     match &args.command {
-        HwCommand::Eval { model, params, gemm, workload, json } => eval(model, params, gemm, workload.as_deref(), *json),
+        HwCommand::Eval {
+            model,
+            params,
+            gemm,
+            workload,
+            json,
+        } => eval(model, params, gemm, workload.as_deref(), *json),
         HwCommand::Dse { file, json } => dse(file, *json),
     }
 }
 
 /// `k=v` → a typed value: bool, integer, number, else string (Params::resolve checks the kind).
 fn parse_param(kv: &str) -> Result<(String, Value)> {
-    let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--param `{kv}`: expected name=value"))?;
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--param `{kv}`: expected name=value"))?;
     let value = match v {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
@@ -82,28 +90,49 @@ fn parse_gemm(s: &str) -> Result<Gemm> {
     }
 }
 
-fn eval(model: &str, params: &[String], gemms: &[String], workload: Option<&str>, json: bool) -> Result<()> {
+fn eval(
+    model: &str,
+    params: &[String],
+    gemms: &[String],
+    workload: Option<&str>,
+    json: bool,
+) -> Result<()> {
     let model = find_model(model)?;
-    let given: BTreeMap<String, Value> = params.iter().map(|p| parse_param(p)).collect::<Result<_>>()?;
-    let resolved = Params::resolve(model.params(), &given).with_context(|| format!("model `{}`", model.id()))?;
-    let design = model.build(&resolved).with_context(|| format!("model `{}`", model.id()))?;
+    let given: BTreeMap<String, Value> = params
+        .iter()
+        .map(|p| parse_param(p))
+        .collect::<Result<_>>()?;
+    let resolved = Params::resolve(model.params(), &given)
+        .with_context(|| format!("model `{}`", model.id()))?;
+    let design = model
+        .build(&resolved)
+        .with_context(|| format!("model `{}`", model.id()))?;
     let w = match (workload, gemms.is_empty()) {
         (Some(_), false) => bail!("give --gemm or --workload, not both"),
         (Some(name), true) => workloads::builtin(name).ok_or_else(|| {
-            anyhow!("unknown workload `{name}` (allowed: {})", workloads::BUILTIN_NAMES.join(", "))
+            anyhow!(
+                "unknown workload `{name}` (allowed: {})",
+                workloads::BUILTIN_NAMES.join(", ")
+            )
         })?,
-        (None, true) => bail!("nothing to price: give --gemm M,K,N (repeatable) or --workload NAME"),
+        (None, true) => {
+            bail!("nothing to price: give --gemm M,K,N (repeatable) or --workload NAME")
+        }
         (None, false) => {
             let mut w = Workload::new("cli");
             for (i, g) in gemms.iter().enumerate() {
-                w.layers.push(Layer::gemm(format!("gemm{i}"), parse_gemm(g)?));
+                w.layers
+                    .push(Layer::gemm(format!("gemm{i}"), parse_gemm(g)?));
             }
             w
         }
     };
     let report = design.eval(&w);
     if json {
-        println!("{}", serde_json::to_string_pretty(&HwReportJson::from(&report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&HwReportJson::from(&report))?
+        );
     } else {
         println!("{} ({}) on {}", model.id(), resolved.label(), w.name);
         println!("  cycles       {:.0}", report.cycles);
@@ -125,9 +154,12 @@ fn eval(model: &str, params: &[String], gemms: &[String], workload: Option<&str>
 }
 
 fn dse(file: &PathBuf, json: bool) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let spec = DseSpec::from_yaml(&text).with_context(|| file.display().to_string())?;
-    let workload = spec.workload().with_context(|| file.display().to_string())?;
+    let workload = spec
+        .workload()
+        .with_context(|| file.display().to_string())?;
     let result = run_dse(&spec, &workload).with_context(|| file.display().to_string())?;
     if json {
         let front: Vec<_> = result.pareto.iter().map(|&i| &result.points[i]).collect();
@@ -189,7 +221,11 @@ pub fn bench_hwmodels(json: bool) -> Result<()> {
             serde_json::json!({"evals_per_s": evals_per_s, "designs": designs.len(), "layers": layers.len()})
         );
     } else {
-        println!("hwmodels: {evals_per_s:.3e} (layer, design) evaluations/s on one thread ({} designs × {} layers)", designs.len(), layers.len());
+        println!(
+            "hwmodels: {evals_per_s:.3e} (layer, design) evaluations/s on one thread ({} designs × {} layers)",
+            designs.len(),
+            layers.len()
+        );
     }
     Ok(())
 }

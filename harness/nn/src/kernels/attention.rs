@@ -2,6 +2,8 @@
 
 use rayon::prelude::*;
 
+use super::sgemm::sgemm_serial;
+
 /// `out[b·T + t, h·dh + j] = Σ_s softmax_s(q_t·k_s / √dh) · v_s[j]` for every image and head.
 ///
 /// `qkv` is `[batch·T, 3·H·dh]` with columns ordered `(q|k|v, head, j)` — the layout of the
@@ -25,48 +27,45 @@ pub fn multi_head_attention(
         .enumerate()
         .for_each(|(b, out_img)| {
             let img = &qkv[b * tokens * 3 * d..(b + 1) * tokens * 3 * d];
-            // Scores for all heads of this image: [H·T, T], so one softmax call covers them.
+            // Per head, gather Q [T, dh], Kᵀ [dh, T] and V [T, dh] contiguously so both products
+            // run on the SIMD GEMM (serially: images are already spread over the pool).
+            let (mut q, mut kt, mut v) = (
+                vec![0.0f32; tokens * dh],
+                vec![0.0f32; dh * tokens],
+                vec![0.0f32; heads * tokens * dh],
+            );
             let mut scores = vec![0.0f32; heads * tokens * tokens];
             for h in 0..heads {
                 for t in 0..tokens {
-                    let q = &img[t * 3 * d + h * dh..][..dh];
-                    let row = &mut scores[(h * tokens + t) * tokens..][..tokens];
-                    for (s, r) in row.iter_mut().enumerate() {
-                        let k = &img[s * 3 * d + d + h * dh..][..dh];
-                        *r = dot(q, k) * scale;
+                    let row = &img[t * 3 * d..(t + 1) * 3 * d];
+                    q[t * dh..(t + 1) * dh].copy_from_slice(&row[h * dh..(h + 1) * dh]);
+                    for j in 0..dh {
+                        kt[j * tokens + t] = row[d + h * dh + j];
                     }
+                    v[(h * tokens + t) * dh..(h * tokens + t + 1) * dh]
+                        .copy_from_slice(&row[2 * d + h * dh..2 * d + (h + 1) * dh]);
                 }
+                let s = &mut scores[h * tokens * tokens..(h + 1) * tokens * tokens];
+                sgemm_serial(tokens, dh, tokens, &q, &kt, s);
+                s.iter_mut().for_each(|x| *x *= scale);
             }
+            // Scores for all heads of this image are [H·T, T], so one softmax call covers them.
             softmax(&mut scores, heads * tokens, tokens);
-            out_img.fill(0.0);
+            let mut o = vec![0.0f32; tokens * dh];
             for h in 0..heads {
+                let p = &scores[h * tokens * tokens..(h + 1) * tokens * tokens];
+                sgemm_serial(
+                    tokens,
+                    tokens,
+                    dh,
+                    p,
+                    &v[h * tokens * dh..(h + 1) * tokens * dh],
+                    &mut o,
+                );
                 for t in 0..tokens {
-                    let p = &scores[(h * tokens + t) * tokens..][..tokens];
-                    let o = &mut out_img[t * d + h * dh..][..dh];
-                    for (s, &ps) in p.iter().enumerate() {
-                        let v = &img[s * 3 * d + 2 * d + h * dh..][..dh];
-                        for (oj, vj) in o.iter_mut().zip(v) {
-                            *oj += ps * vj;
-                        }
-                    }
+                    out_img[t * d + h * dh..t * d + (h + 1) * dh]
+                        .copy_from_slice(&o[t * dh..(t + 1) * dh]);
                 }
             }
         });
-}
-
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight partial sums so the compiler can vectorize without reassociating a single chain.
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        for i in 0..8 {
-            acc[i] += a[c * 8 + i] * b[c * 8 + i];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
-    }
-    s
 }

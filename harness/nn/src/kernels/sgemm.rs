@@ -251,7 +251,7 @@ mod avx2 {
         tile: &mut [[f32; NR]; MR],
     ) {
         debug_assert!(panel.len() >= kc * NR);
-        debug_assert!(mr >= 1 && mr <= MR && a.len() >= (mr - 1) * lda + kc);
+        debug_assert!((1..=MR).contains(&mr) && a.len() >= (mr - 1) * lda + kc);
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         let ap = a.as_ptr();
         let bp = panel.as_ptr();

@@ -175,7 +175,7 @@ impl ModelConfig {
             );
         }
         if self.kind == ModelKind::Vit {
-            if self.heads == 0 || self.d_model % self.heads != 0 {
+            if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
                 return bad(
                     "d_model",
                     format!(
@@ -184,7 +184,7 @@ impl ModelConfig {
                     ),
                 );
             }
-            if self.patch == 0 || IMAGE_SIDE % self.patch != 0 {
+            if self.patch == 0 || !IMAGE_SIDE.is_multiple_of(self.patch) {
                 return bad(
                     "patch",
                     format!(

@@ -47,6 +47,17 @@ pub fn pack_rows(x: &[f32], m: usize, k: usize, threshold: f32) -> Vec<u64> {
 
 /// Pack one row into `dst` (`words(row.len())` words).
 pub fn pack_row_into(row: &[f32], threshold: f32, dst: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::detect() == Isa::Avx2 {
+        // SAFETY: AVX2 detected.
+        unsafe { avx2::pack_row(row, threshold, dst) };
+        return;
+    }
+    pack_row_portable(row, threshold, dst);
+}
+
+/// The portable bit packer (also the tests' reference for the AVX2 one).
+pub fn pack_row_portable(row: &[f32], threshold: f32, dst: &mut [u64]) {
     for (w, chunk) in dst.iter_mut().zip(row.chunks(64)) {
         let mut bits = 0u64;
         for (b, &v) in chunk.iter().enumerate() {
@@ -262,6 +273,29 @@ fn micro(ops: Operands, k: usize, kw: usize, r: usize, dots: &mut [[i32; NR]; MR
 mod avx2 {
     use super::{FOLD_WORDS, MR, NR};
     use std::arch::x86_64::*;
+
+    /// Signs of 8 floats per `_mm256_cmp_ps` + `_mm256_movemask_ps` (bit i ⇔ lane i ≥ t).
+    ///
+    /// # Safety
+    /// AVX2 available.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn pack_row(row: &[f32], t: f32, dst: &mut [u64]) {
+        let tv = _mm256_set1_ps(t);
+        for (w, chunk) in dst.iter_mut().zip(row.chunks(64)) {
+            let mut bits = 0u64;
+            let full = chunk.len() / 8;
+            for g in 0..full {
+                // SAFETY: 8 floats at g·8 are inside `chunk`.
+                let v = unsafe { _mm256_loadu_ps(chunk.as_ptr().add(g * 8)) };
+                let m = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, tv)) as u32 as u64;
+                bits |= m << (g * 8);
+            }
+            for (b, &v) in chunk.iter().enumerate().skip(full * 8) {
+                bits |= ((v >= t) as u64) << b;
+            }
+            *w = bits;
+        }
+    }
 
     /// Popcounts of `R` rows × 8 columns from nibble planes.
     ///
