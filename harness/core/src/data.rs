@@ -68,12 +68,17 @@ pub struct DataLocator {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("dataset `{dataset}` not found; looked in: {searched}. Run `compbench data fetch` (or `sudo apt-get install dataset-fashion-mnist`)")]
+    #[error(
+        "dataset `{dataset}` not found; looked in: {searched}. Run `compbench data fetch` (or `sudo apt-get install dataset-fashion-mnist`)"
+    )]
     NotFound { dataset: String, searched: String },
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A dataset the runner can load by id.

@@ -19,6 +19,15 @@ pub trait HwModel: Sync {
     fn params(&self) -> &'static [ParamSpec];
     /// Build a design from resolved parameters; cross-parameter constraints are checked here.
     fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError>;
+
+    /// The parameters of the design that runs `workload`, for models whose hardware is
+    /// generated for the network it serves (a LUT accelerator is built for the network's
+    /// v, c and metric). The suite's parameters are the starting point; the default keeps them.
+    /// The runner records the specialized parameters in the row's `p_hw_*` columns.
+    fn specialize(&self, params: &Params, workload: &Workload) -> Params {
+        let _ = workload;
+        params.clone()
+    }
 }
 
 /// One concrete design point.
@@ -56,7 +65,10 @@ impl Breakdown {
     pub const CAP: usize = 10;
 
     pub const fn new() -> Breakdown {
-        Breakdown { parts: [("", 0.0); Breakdown::CAP], len: 0 }
+        Breakdown {
+            parts: [("", 0.0); Breakdown::CAP],
+            len: 0,
+        }
     }
 
     /// Add `value` to the part named `name`, creating it if needed. Names beyond the
@@ -155,7 +167,11 @@ impl HwReport {
     /// Recompute the derived fields of a total.
     pub fn finish(&mut self, area_um2: f64) {
         self.area_um2 = area_um2;
-        self.power_w = if self.latency_s > 0.0 { self.energy_pj * 1e-12 / self.latency_s } else { 0.0 };
+        self.power_w = if self.latency_s > 0.0 {
+            self.energy_pj * 1e-12 / self.latency_s
+        } else {
+            0.0
+        };
         self.utilization = if self.cycles > 0.0 && self.peak_macs_per_cycle > 0.0 {
             (self.macs / (self.peak_macs_per_cycle * self.cycles)).min(1.0)
         } else {
@@ -165,7 +181,11 @@ impl HwReport {
 
     /// Dense-equivalent operations per joule (2 ops per MAC), the power-efficiency figure.
     pub fn ops_per_joule(&self) -> f64 {
-        if self.energy_pj > 0.0 { 2.0 * self.macs / (self.energy_pj * 1e-12) } else { 0.0 }
+        if self.energy_pj > 0.0 {
+            2.0 * self.macs / (self.energy_pj * 1e-12)
+        } else {
+            0.0
+        }
     }
 
     /// Dense-equivalent operations per second per mm², the area-efficiency figure.

@@ -85,7 +85,11 @@ pub struct Gemm {
 impl Gemm {
     /// A dense GEMM with the same format on both inputs and a 32-bit output.
     pub fn dense(m: u64, k: u64, n: u64, fmt: NumFormat) -> Gemm {
-        let out = if fmt.is_float() { NumFormat::FP32 } else { NumFormat::Int(32) };
+        let out = if fmt.is_float() {
+            NumFormat::FP32
+        } else {
+            NumFormat::Int(32)
+        };
         Gemm {
             m,
             k,
@@ -212,11 +216,19 @@ pub struct HeCost {
 
 impl Layer {
     pub fn gemm(name: impl Into<String>, gemm: Gemm) -> Layer {
-        Layer { name: name.into(), op: Op::Gemm(gemm), repeats: 1 }
+        Layer {
+            name: name.into(),
+            op: Op::Gemm(gemm),
+            repeats: 1,
+        }
     }
 
     pub fn nonlinear(name: impl Into<String>, op: NonlinearOp) -> Layer {
-        Layer { name: name.into(), op: Op::Nonlinear(op), repeats: 1 }
+        Layer {
+            name: name.into(),
+            op: Op::Nonlinear(op),
+            repeats: 1,
+        }
     }
 
     pub fn with_repeats(mut self, repeats: u64) -> Layer {
@@ -241,7 +253,11 @@ impl Layer {
 
 impl Workload {
     pub fn new(name: impl Into<String>) -> Workload {
-        Workload { name: name.into(), layers: Vec::new(), accuracy: None }
+        Workload {
+            name: name.into(),
+            layers: Vec::new(),
+            accuracy: None,
+        }
     }
 
     /// Dense multiply-accumulates over all GEMM layers, repeats included.
@@ -250,7 +266,9 @@ impl Workload {
     }
 
     pub fn gemms(&self) -> impl Iterator<Item = (&Layer, &Gemm)> {
-        self.layers.iter().filter_map(|l| l.as_gemm().map(|g| (l, g)))
+        self.layers
+            .iter()
+            .filter_map(|l| l.as_gemm().map(|g| (l, g)))
     }
 
     pub fn layer(&self, name: &str) -> Option<&Layer> {
@@ -278,8 +296,10 @@ mod tests {
     #[test]
     fn macs_count_repeats_and_skip_nonlinear() {
         let mut w = Workload::new("t");
-        w.layers.push(Layer::gemm("a", Gemm::dense(2, 3, 4, NumFormat::FP32)));
-        w.layers.push(Layer::gemm("b", Gemm::dense(1, 5, 1, NumFormat::INT8)).with_repeats(4));
+        w.layers
+            .push(Layer::gemm("a", Gemm::dense(2, 3, 4, NumFormat::FP32)));
+        w.layers
+            .push(Layer::gemm("b", Gemm::dense(1, 5, 1, NumFormat::INT8)).with_repeats(4));
         w.layers.push(Layer::nonlinear(
             "act",
             NonlinearOp {
@@ -306,7 +326,13 @@ mod tests {
     fn workload_serializes_to_json_and_back() {
         let mut w = Workload::new("t");
         let mut g = Gemm::dense(4, 8, 2, NumFormat::INT8);
-        g.vq = Some(VqSpec { v: 4, c: 16, metric: VqMetric::L1, table_bits: 8, centroid_bits: 8 });
+        g.vq = Some(VqSpec {
+            v: 4,
+            c: 16,
+            metric: VqMetric::L1,
+            table_bits: 8,
+            centroid_bits: 8,
+        });
         w.layers.push(Layer::gemm("x", g));
         let s = serde_json::to_string(&w).unwrap();
         let back: Workload = serde_json::from_str(&s).unwrap();

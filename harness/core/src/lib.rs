@@ -15,7 +15,7 @@ pub mod ir;
 pub mod params;
 pub mod seed;
 
-pub use data::{Dataset, DataError, ImageSplit, Splits};
+pub use data::{DataError, Dataset, ImageSplit, Splits};
 pub use hw::{Breakdown, HwDesign, HwModel, HwReport};
 pub use ir::{
     BlockSparsity, Gemm, HeCost, Layer, NonlinearImpl, NonlinearKind, NonlinearOp, NumFormat, Op,

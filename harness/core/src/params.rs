@@ -45,9 +45,15 @@ impl Value {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ParamKind {
     /// An integer in `[min, max]`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A number in `[min, max]` (integers are accepted and widened).
-    Float { min: f64, max: f64 },
+    Float {
+        min: f64,
+        max: f64,
+    },
     Bool,
     /// One of the listed strings.
     Choice(&'static [&'static str]),
@@ -95,16 +101,43 @@ impl Default {
 }
 
 impl ParamSpec {
-    pub const fn int(name: &'static str, default: i64, min: i64, max: i64, doc: &'static str) -> Self {
-        ParamSpec { name, kind: ParamKind::Int { min, max }, default: Default::Int(default), doc }
+    pub const fn int(
+        name: &'static str,
+        default: i64,
+        min: i64,
+        max: i64,
+        doc: &'static str,
+    ) -> Self {
+        ParamSpec {
+            name,
+            kind: ParamKind::Int { min, max },
+            default: Default::Int(default),
+            doc,
+        }
     }
 
-    pub const fn float(name: &'static str, default: f64, min: f64, max: f64, doc: &'static str) -> Self {
-        ParamSpec { name, kind: ParamKind::Float { min, max }, default: Default::Float(default), doc }
+    pub const fn float(
+        name: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+        doc: &'static str,
+    ) -> Self {
+        ParamSpec {
+            name,
+            kind: ParamKind::Float { min, max },
+            default: Default::Float(default),
+            doc,
+        }
     }
 
     pub const fn bool(name: &'static str, default: bool, doc: &'static str) -> Self {
-        ParamSpec { name, kind: ParamKind::Bool, default: Default::Bool(default), doc }
+        ParamSpec {
+            name,
+            kind: ParamKind::Bool,
+            default: Default::Bool(default),
+            doc,
+        }
     }
 
     pub const fn choice(
@@ -113,7 +146,12 @@ impl ParamSpec {
         choices: &'static [&'static str],
         doc: &'static str,
     ) -> Self {
-        ParamSpec { name, kind: ParamKind::Choice(choices), default: Default::Str(default), doc }
+        ParamSpec {
+            name,
+            kind: ParamKind::Choice(choices),
+            default: Default::Str(default),
+            doc,
+        }
     }
 
     /// Check one value against this spec, normalizing it (an integer given for a float
@@ -152,7 +190,11 @@ impl ParamSpec {
                     Err(bad(format!("unknown value `{s}`")))
                 }
             }
-            (_, v) => Err(bad(format!("expected {}, found {} `{v}`", self.kind.allowed(), v.type_name()))),
+            (_, v) => Err(bad(format!(
+                "expected {}, found {} `{v}`",
+                self.kind.allowed(),
+                v.type_name()
+            ))),
         }
     }
 }
@@ -161,7 +203,11 @@ impl ParamSpec {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
     #[error("parameter `{param}`: {message} (allowed: {allowed})")]
-    Invalid { param: String, message: String, allowed: String },
+    Invalid {
+        param: String,
+        message: String,
+        allowed: String,
+    },
     #[error("unknown parameter `{param}` (allowed: {allowed})")]
     Unknown { param: String, allowed: String },
     /// A constraint between parameters (e.g. v must divide K), checked by the owner.
@@ -186,7 +232,10 @@ pub struct Params(pub BTreeMap<String, Value>);
 
 impl Params {
     /// Fill defaults for `specs`, check every given value, refuse unknown names.
-    pub fn resolve(specs: &[ParamSpec], given: &BTreeMap<String, Value>) -> Result<Params, ParamError> {
+    pub fn resolve(
+        specs: &[ParamSpec],
+        given: &BTreeMap<String, Value>,
+    ) -> Result<Params, ParamError> {
         for name in given.keys() {
             if !specs.iter().any(|s| s.name == name) {
                 return Err(ParamError::Unknown {
@@ -212,7 +261,12 @@ impl Params {
 
     /// Defaults only.
     pub fn defaults(specs: &[ParamSpec]) -> Params {
-        Params(specs.iter().map(|s| (s.name.to_string(), s.default.to_value())).collect())
+        Params(
+            specs
+                .iter()
+                .map(|s| (s.name.to_string(), s.default.to_value()))
+                .collect(),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -256,7 +310,11 @@ impl Params {
 
     /// `k=v,k=v` in name order, for labels and logs.
     pub fn label(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -272,7 +330,10 @@ mod tests {
     ];
 
     fn given(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -293,12 +354,30 @@ mod tests {
     #[test]
     fn errors_name_param_and_allowed_values() {
         let cases: &[(&[(&str, Value)], &str)] = &[
-            (&[("bits", Value::Int(0))], "parameter `bits`: 0 is out of range (allowed: an integer in [1, 32])"),
-            (&[("bits", Value::Int(33))], "parameter `bits`: 33 is out of range (allowed: an integer in [1, 32])"),
-            (&[("calib", Value::Str("knn".into()))], "parameter `calib`: unknown value `knn` (allowed: one of minmax, mse)"),
-            (&[("bits", Value::Str("8".into()))], "parameter `bits`: expected an integer in [1, 32], found string `8` (allowed: an integer in [1, 32])"),
-            (&[("speed", Value::Int(1))], "unknown parameter `speed` (allowed: bits, lr, calib, per_channel)"),
-            (&[("lr", Value::Float(f64::NAN))], "parameter `lr`: NaN is out of range (allowed: a number in [0, 1])"),
+            (
+                &[("bits", Value::Int(0))],
+                "parameter `bits`: 0 is out of range (allowed: an integer in [1, 32])",
+            ),
+            (
+                &[("bits", Value::Int(33))],
+                "parameter `bits`: 33 is out of range (allowed: an integer in [1, 32])",
+            ),
+            (
+                &[("calib", Value::Str("knn".into()))],
+                "parameter `calib`: unknown value `knn` (allowed: one of minmax, mse)",
+            ),
+            (
+                &[("bits", Value::Str("8".into()))],
+                "parameter `bits`: expected an integer in [1, 32], found string `8` (allowed: an integer in [1, 32])",
+            ),
+            (
+                &[("speed", Value::Int(1))],
+                "unknown parameter `speed` (allowed: bits, lr, calib, per_channel)",
+            ),
+            (
+                &[("lr", Value::Float(f64::NAN))],
+                "parameter `lr`: NaN is out of range (allowed: a number in [0, 1])",
+            ),
         ];
         for (input, expected) in cases {
             let err = Params::resolve(SPECS, &given(input)).unwrap_err();

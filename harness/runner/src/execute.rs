@@ -284,22 +284,5 @@ pub fn workload_sparsity(w: &Workload) -> Option<f64> {
     (dense > 0.0).then(|| 1.0 - kept / dense)
 }
 
-/// Median wall time of `f` over repetitions filling about `budget_s` (at least 5, after 2
-/// warm-up calls). Measured latency is the run's one noisy number: the median resists outliers.
-pub fn median_seconds(budget_s: f64, mut f: impl FnMut()) -> f64 {
-    f();
-    f();
-    let t0 = Instant::now();
-    f();
-    let one = t0.elapsed().as_secs_f64().max(1e-9);
-    let reps = ((budget_s / one) as usize).clamp(5, 1000);
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(|a, b| a.total_cmp(b));
-    times[times.len() / 2]
-}
+/// Measured latency is the run's one noisy number: the median resists outliers.
+pub use compbench_nn::bench::median_seconds;

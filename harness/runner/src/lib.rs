@@ -342,6 +342,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         .map(|(h, d)| HwColumn {
             id: &h.id,
             label: &h.label,
+            model: compbench_registry::hwmodel(&h.id).expect("looked up in build_hw"),
             params: &h.params,
             design: d.as_ref(),
         })

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use compbench_core::{HwDesign, HwReport, Params, Value};
+use compbench_core::{HwDesign, HwModel, HwReport, Params, Value};
 use polars::prelude::*;
 
 use crate::env::Environment;
@@ -27,8 +27,30 @@ pub struct TableContext<'a> {
 pub struct HwColumn<'a> {
     pub id: &'a str,
     pub label: &'a str,
+    pub model: &'a dyn HwModel,
     pub params: &'a Params,
     pub design: &'a dyn HwDesign,
+}
+
+impl HwColumn<'_> {
+    /// Price `m`'s workload on this configuration, specialized to the workload when the model
+    /// generates its hardware for the network (`HwModel::specialize`). Returns the parameters
+    /// of the design that priced it.
+    fn price(&self, m: &Measured) -> (Params, HwReport) {
+        let params = self.model.specialize(self.params, &m.workload);
+        if &params == self.params {
+            return (params, self.design.eval(&m.workload));
+        }
+        match self.model.build(&params) {
+            Ok(design) => {
+                let report = design.eval(&m.workload);
+                (params, report)
+            }
+            // specialize() returns resolved parameters, so this is a model bug; price with the
+            // suite's design rather than lose the row.
+            Err(_) => (self.params.clone(), self.design.eval(&m.workload)),
+        }
+    }
 }
 
 /// Fixed metric columns before the `method_*` ones, in schema order.
@@ -52,13 +74,13 @@ const METRICS_HEAD: &[&str] = &[
 struct Row<'a> {
     record: &'a Record,
     measured: &'a Measured,
-    hw: Option<(&'a HwColumn<'a>, HwReport)>,
+    hw: Option<(&'a HwColumn<'a>, Params, HwReport)>,
 }
 
 impl Row<'_> {
     fn metric(&self, name: &str) -> Option<f64> {
         let m = self.measured;
-        let hw = |f: fn(&HwReport) -> f64| self.hw.as_ref().and_then(|(_, r)| finite(f(r)));
+        let hw = |f: fn(&HwReport) -> f64| self.hw.as_ref().and_then(|(_, _, r)| finite(f(r)));
         match name {
             "accuracy" => m.accuracy,
             "baseline_accuracy" => m.baseline_accuracy,
@@ -102,7 +124,10 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
             rows.push(Row {
                 record: r,
                 measured: m,
-                hw: Some((h, h.design.eval(&m.workload))),
+                hw: Some({
+                    let (params, report) = h.price(m);
+                    (h, params, report)
+                }),
             });
         }
     }
@@ -121,11 +146,11 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
     cols.push(str_col("label", &|r| r.record.label.clone()));
     cols.push(str_col("hwmodel", &|r| {
         r.hw.as_ref()
-            .map_or(String::new(), |(h, _)| h.id.to_string())
+            .map_or(String::new(), |(h, _, _)| h.id.to_string())
     }));
     cols.push(str_col("hw_label", &|r| {
         r.hw.as_ref()
-            .map_or(String::new(), |(h, _)| h.label.to_string())
+            .map_or(String::new(), |(h, _, _)| h.label.to_string())
     }));
     cols.push(Column::new(
         "seed".into(),
@@ -138,7 +163,7 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
         rows.iter().map(|r| Some(&r.record.method_params)).collect();
     let hw_params: Vec<Option<&Params>> = rows
         .iter()
-        .map(|r| r.hw.as_ref().map(|(h, _)| h.params))
+        .map(|r| r.hw.as_ref().map(|(_, p, _)| p))
         .collect();
     let model_params: Vec<Option<&Params>> =
         rows.iter().map(|r| Some(&r.record.model_params)).collect();

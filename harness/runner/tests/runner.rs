@@ -274,12 +274,14 @@ fn table_has_the_schema_columns_in_order() {
         HwColumn {
             id: "systolic",
             label: "s16",
+            model: compbench_registry::hwmodel("systolic").unwrap(),
             params: &p1,
             design: &d1,
         },
         HwColumn {
             id: "systolic",
             label: "s32",
+            model: compbench_registry::hwmodel("systolic").unwrap(),
             params: &p1,
             design: &d2,
         },
@@ -375,6 +377,7 @@ fn merge_joins_shards_and_drops_duplicates() {
     let hw = [HwColumn {
         id: "systolic",
         label: "s",
+        model: compbench_registry::hwmodel("systolic").unwrap(),
         params: &p,
         design: &d,
     }];

@@ -8,14 +8,9 @@
 use std::collections::BTreeMap;
 
 use compbench_core::seed::Rng;
-// compbench-nn has `src/bench.rs` but its lib.rs does not declare `pub mod bench` (yet). Until it
-// does, compile the same file here; then replace these lines by
-// `pub use compbench_nn::bench::{KernelBenchRow, median_seconds};`.
-#[path = "../../../harness/nn/src/bench.rs"]
-mod nn_bench;
+pub use compbench_nn::bench::{KernelBenchRow, median_seconds};
 use compbench_nn::deployed::GemmKernel;
 use compbench_nn::kernels::{PackedB, sgemm_packed};
-pub use nn_bench::{KernelBenchRow, median_seconds};
 use serde_json::json;
 
 use crate::encode::{Codes, encode};

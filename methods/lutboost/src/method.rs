@@ -100,6 +100,13 @@ pub const PARAMS: &[ParamSpec] = &[
         1000,
         "stage 3: fine-tuning epochs (capped by the run's recipe under --quick)",
     ),
+    ParamSpec::int(
+        "ft_images",
+        0,
+        0,
+        10_000_000,
+        "stages 3-4: training images per fine-tuning epoch (0 = the run's recipe; quick suites shorten it)",
+    ),
     ParamSpec::float(
         "s3_lr",
         5e-4,
@@ -350,11 +357,16 @@ impl Method for LutBoost {
             } else {
                 epochs
             };
+            let train_subset = match params.int("ft_images") as usize {
+                0 => ctx.train.train_subset,
+                n => Some(ctx.train.train_subset.map_or(n, |s| s.min(n))),
+            };
             TrainConfig {
                 epochs,
                 lr,
                 warmup_epochs: 0.0,
                 label_smoothing: 0.0,
+                train_subset,
                 ..ctx.train.clone()
             }
         };

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use burn::tensor::{Tensor, TensorData};
 use compbench_core::{BlockSparsity, Gemm, ParamSpec, Params};
 use compbench_nn::{
-    Compressed, GemmKernel, GemmSite, Method, MethodCtx, MethodError, Network, TrainHooks,
-    hooks::dense_linear, hooks::dense_conv2d, ConvGeom, train,
+    Compressed, ConvGeom, GemmKernel, GemmSite, Method, MethodCtx, MethodError, Network,
+    TrainHooks, hooks::dense_conv2d, hooks::dense_linear, train,
 };
 
 pub static MAGNITUDE_PRUNE: MagnitudePrune = MagnitudePrune;
@@ -31,9 +31,25 @@ pub fn all() -> &'static [&'static dyn Method] {
 pub struct MagnitudePrune;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::float("sparsity", 0.5, 0.0, 0.99, "fraction of weights removed in each pruned layer"),
-    ParamSpec::bool("keep_first_last", true, "leave the first layer and the classifier dense"),
-    ParamSpec::int("finetune_epochs", 0, 0, 100, "masked fine-tuning epochs after pruning (0 = none)"),
+    ParamSpec::float(
+        "sparsity",
+        0.5,
+        0.0,
+        0.99,
+        "fraction of weights removed in each pruned layer",
+    ),
+    ParamSpec::bool(
+        "keep_first_last",
+        true,
+        "leave the first layer and the classifier dense",
+    ),
+    ParamSpec::int(
+        "finetune_epochs",
+        0,
+        0,
+        100,
+        "masked fine-tuning epochs after pruning (0 = none)",
+    ),
 ];
 
 impl Method for MagnitudePrune {
@@ -60,7 +76,10 @@ impl Method for MagnitudePrune {
             if keep_ends && (info.first || info.last) {
                 continue;
             }
-            let (w, _) = ctx.baseline.gemm_weights(&info.name).expect("listed layer has weights");
+            let (w, _) = ctx
+                .baseline
+                .gemm_weights(&info.name)
+                .expect("listed layer has weights");
             masks.insert(info.name.clone(), magnitude_mask(&w, sparsity));
         }
 
@@ -71,7 +90,15 @@ impl Method for MagnitudePrune {
         if epochs > 0 {
             let cfg = ctx.train.clone().with_epochs(epochs);
             let hooks = MaskHooks::new(&masks, &layers, ctx.device);
-            let (tuned, log) = train::fit(network, &cfg, &ctx.data.train, ctx.device, ctx.seed, |m: &Network, x| m.forward(x, &hooks), ctx.log);
+            let (tuned, log) = train::fit(
+                network,
+                &cfg,
+                &ctx.data.train,
+                ctx.device,
+                ctx.seed,
+                |m: &Network, x| m.forward(x, &hooks),
+                ctx.log,
+            );
             (ctx.log)(&format!("masked fine-tuning: {:.1} s", log.train_s));
             // Weights the optimizer moved under a zero mask are re-zeroed; they never reached the output.
             network = apply_masks(tuned, &masks);
@@ -87,13 +114,25 @@ impl Method for MagnitudePrune {
             total += mask.len();
             let density = kept as f64 / mask.len().max(1) as f64;
             deployed
-                .replace_gemm(name, |old| Box::new(SparseDense { inner: clone_dense(old), density }))
+                .replace_gemm(name, |old| {
+                    Box::new(SparseDense {
+                        inner: clone_dense(old),
+                        density,
+                    })
+                })
                 .map_err(MethodError::Failed)?;
         }
         deployed.name = format!("{}/magnitude-prune", ctx.model.label());
         let mut metrics = BTreeMap::new();
-        metrics.insert("pruned_fraction".to_string(), removed as f64 / total.max(1) as f64);
-        Ok(Compressed { deployed, metrics, notes })
+        metrics.insert(
+            "pruned_fraction".to_string(),
+            removed as f64 / total.max(1) as f64,
+        );
+        Ok(Compressed {
+            deployed,
+            metrics,
+            notes,
+        })
     }
 }
 
@@ -132,22 +171,35 @@ struct MaskHooks {
 }
 
 impl MaskHooks {
-    fn new(masks: &BTreeMap<String, Vec<bool>>, layers: &[compbench_nn::GemmLayerInfo], device: &burn::tensor::Device) -> Self {
+    fn new(
+        masks: &BTreeMap<String, Vec<bool>>,
+        layers: &[compbench_nn::GemmLayerInfo],
+        device: &burn::tensor::Device,
+    ) -> Self {
         let device = device.clone().autodiff();
         let mut linear = BTreeMap::new();
         let mut conv = BTreeMap::new();
         for info in layers {
-            let Some(mask) = masks.get(&info.name) else { continue };
+            let Some(mask) = masks.get(&info.name) else {
+                continue;
+            };
             let (k, n) = (info.k(), info.n());
             let m: Vec<f32> = mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
             match info.shape {
                 compbench_nn::GemmShape::Linear { .. } => {
-                    linear.insert(info.name.clone(), Tensor::from_data(TensorData::new(m, [k, n]), &device));
+                    linear.insert(
+                        info.name.clone(),
+                        Tensor::from_data(TensorData::new(m, [k, n]), &device),
+                    );
                 }
                 compbench_nn::GemmShape::Conv(g) => {
                     // K×N in im2col order (cin, kh, kw) → [Cout, Cin, k, k].
                     let t: Tensor<2> = Tensor::from_data(TensorData::new(m, [k, n]), &device);
-                    conv.insert(info.name.clone(), t.transpose().reshape([g.out_channels, g.in_channels, g.kernel, g.kernel]));
+                    conv.insert(
+                        info.name.clone(),
+                        t.transpose()
+                            .reshape([g.out_channels, g.in_channels, g.kernel, g.kernel]),
+                    );
                 }
             }
         }
@@ -156,14 +208,27 @@ impl MaskHooks {
 }
 
 impl TrainHooks for MaskHooks {
-    fn linear(&self, site: &GemmSite, x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    fn linear(
+        &self,
+        site: &GemmSite,
+        x: Tensor<2>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+    ) -> Tensor<2> {
         match self.linear.get(site.name) {
             Some(mask) => dense_linear(x, weight * mask.clone(), bias),
             None => dense_linear(x, weight, bias),
         }
     }
 
-    fn conv2d(&self, site: &GemmSite, geom: &ConvGeom, x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    fn conv2d(
+        &self,
+        site: &GemmSite,
+        geom: &ConvGeom,
+        x: Tensor<4>,
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+    ) -> Tensor<4> {
         match self.conv.get(site.name) {
             Some(mask) => dense_conv2d(geom, x, weight * mask.clone(), bias),
             None => dense_conv2d(geom, x, weight, bias),
@@ -178,8 +243,15 @@ struct SparseDense {
 }
 
 fn clone_dense(old: &dyn GemmKernel) -> Box<dyn GemmKernel> {
-    let (w, b) = old.dense_weights().expect("a freshly deployed layer is dense");
-    Box::new(compbench_nn::deployed::DenseGemm::new(old.k(), old.n(), w.to_vec(), b.map(<[f32]>::to_vec)))
+    let (w, b) = old
+        .dense_weights()
+        .expect("a freshly deployed layer is dense");
+    Box::new(compbench_nn::deployed::DenseGemm::new(
+        old.k(),
+        old.n(),
+        w.to_vec(),
+        b.map(<[f32]>::to_vec),
+    ))
 }
 
 impl GemmKernel for SparseDense {
@@ -197,7 +269,12 @@ impl GemmKernel for SparseDense {
     }
     fn gemm_ir(&self, m: u64) -> Gemm {
         let mut g = self.inner.gemm_ir(m);
-        g.sparsity = Some(BlockSparsity { block_k: 1, block_n: 1, density: self.density, mask: None });
+        g.sparsity = Some(BlockSparsity {
+            block_k: 1,
+            block_n: 1,
+            density: self.density,
+            mask: None,
+        });
         g
     }
     fn weight_bits(&self) -> f64 {

@@ -20,7 +20,11 @@ fn mask_removes_exactly_the_smallest_weights() {
         (&[], 0.9, &[]),
     ];
     for (w, s, expected) in cases {
-        assert_eq!(&magnitude_mask(w, *s)[..], *expected, "w={w:?} sparsity={s}");
+        assert_eq!(
+            &magnitude_mask(w, *s)[..],
+            *expected,
+            "w={w:?} sparsity={s}"
+        );
     }
 }
 
@@ -29,15 +33,45 @@ fn pruned_mlp_reports_sparsity_and_keeps_zeros_after_finetuning() {
     let splits = Synthetic::new(1024, 256, 11).generate();
     let device = compbench_nn::device();
     let cfg = ModelConfig::new(ModelKind::Mlp);
-    let recipe = TrainConfig { epochs: 1, batch_size: 64, threads: 2, ..TrainConfig::for_model(ModelKind::Mlp) };
-    let (net, _) = fit(Network::new(&cfg, &device, 5), &recipe, &splits.train, &device, 5, |m: &Network, x| m.forward(x, &DenseHooks), &|_| {});
+    let recipe = TrainConfig {
+        epochs: 1,
+        batch_size: 64,
+        threads: 2,
+        ..TrainConfig::for_model(ModelKind::Mlp)
+    };
+    let (net, _) = fit(
+        Network::new(&cfg, &device, 5),
+        &recipe,
+        &splits.train,
+        &device,
+        5,
+        |m: &Network, x| m.forward(x, &DenseHooks),
+        &|_| {},
+    );
     let net = net.valid();
     let float_acc = net.to_deployed().accuracy(&splits.test);
-    let tune = TrainConfig { train_subset: Some(256), ..recipe };
-    let ctx = MethodCtx { baseline: &net, model: &cfg, data: &splits, train: &tune, device: &device, seed: 1, quick: true, log: &|_| {} };
+    let tune = TrainConfig {
+        train_subset: Some(256),
+        ..recipe
+    };
+    let ctx = MethodCtx {
+        baseline: &net,
+        model: &cfg,
+        data: &splits,
+        train: &tune,
+        device: &device,
+        seed: 1,
+        quick: true,
+        log: &|_| {},
+    };
 
-    let given: BTreeMap<String, Value> =
-        [("sparsity", Value::Float(0.75)), ("finetune_epochs", Value::Int(1))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let given: BTreeMap<String, Value> = [
+        ("sparsity", Value::Float(0.75)),
+        ("finetune_epochs", Value::Int(1)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     let params = Params::resolve(MAGNITUDE_PRUNE.params(), &given).unwrap();
     let out = MAGNITUDE_PRUNE.apply(&ctx, &params).unwrap();
 
@@ -48,7 +82,15 @@ fn pruned_mlp_reports_sparsity_and_keeps_zeros_after_finetuning() {
     let (w, _) = fc2.dense_weights().unwrap();
     let zeros = w.iter().filter(|x| **x == 0.0).count();
     assert_eq!(zeros, (w.len() as f64 * 0.75).floor() as usize);
-    assert!(layers[0].1.dense_weights().unwrap().0.iter().all(|x| *x != 0.0));
+    assert!(
+        layers[0]
+            .1
+            .dense_weights()
+            .unwrap()
+            .0
+            .iter()
+            .all(|x| *x != 0.0)
+    );
 
     let wl = out.deployed.workload(1);
     assert_eq!(wl.layer("fc2").unwrap().as_gemm().unwrap().density(), 0.25);
@@ -61,7 +103,12 @@ fn pruned_mlp_reports_sparsity_and_keeps_zeros_after_finetuning() {
 
 #[test]
 fn out_of_range_sparsity_is_refused_with_the_allowed_range() {
-    let given: BTreeMap<String, Value> = [("sparsity".to_string(), Value::Float(1.5))].into_iter().collect();
+    let given: BTreeMap<String, Value> = [("sparsity".to_string(), Value::Float(1.5))]
+        .into_iter()
+        .collect();
     let err = Params::resolve(MAGNITUDE_PRUNE.params(), &given).unwrap_err();
-    assert_eq!(err.to_string(), "parameter `sparsity`: 1.5 is out of range (allowed: a number in [0, 0.99])");
+    assert_eq!(
+        err.to_string(),
+        "parameter `sparsity`: 1.5 is out of range (allowed: a number in [0, 0.99])"
+    );
 }

@@ -8,12 +8,7 @@ use compbench_nn::deployed::GemmKernel;
 use compbench_nn::kernels::sgemm::{PackedB, sgemm_packed};
 use serde_json::json;
 
-// GAP: compbench-nn's lib.rs does not declare `pub mod bench` (the file exists and the CLI
-// imports `compbench_nn::bench`). Until it does, compile the same file here; when nn exports it,
-// replace these three lines by `pub use compbench_nn::bench::{KernelBenchRow, median_seconds};`.
-#[path = "../../../harness/nn/src/bench.rs"]
-mod nn_bench;
-pub use nn_bench::{KernelBenchRow, median_seconds};
+pub use compbench_nn::bench::{KernelBenchRow, median_seconds};
 
 use crate::deployed::{ActSpec, QuantGemm, XnorGemm};
 use crate::method::binary_weights;

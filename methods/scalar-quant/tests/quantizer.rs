@@ -102,11 +102,25 @@ fn calibration_error_bounds_and_ordering() {
             x.iter()
                 .all(|&v| (mm.fake(v) - v).abs() <= mm.scale / 2.0 + 1e-5)
         );
-        // Outliers make min-max the worst; MSE search is never worse than min-max (it tries it).
+        // MSE search is never worse than min-max (it tries it).
         assert!(e_ms <= e_mm, "{bits} bits: mse {e_ms} > minmax {e_mm}");
+        // Clipping the outliers pays off at 4 bits; at 8 bits min-max's fine grid wins (the 10
+        // clipped outliers cost more than the finer step saves) and at 2 bits (3 levels) both
+        // are poor: only the MSE search is reliably best.
+        if bits == 4 {
+            assert!(
+                e_pc < e_mm,
+                "{bits} bits: percentile {e_pc} ≥ minmax {e_mm}"
+            );
+        } else {
+            assert!(
+                e_mm < e_pc,
+                "{bits} bits: minmax {e_mm} ≥ percentile {e_pc}"
+            );
+        }
         assert!(
-            e_pc < e_mm,
-            "{bits} bits: percentile {e_pc} ≥ minmax {e_mm}"
+            e_ms <= e_pc * 1.01,
+            "{bits} bits: mse search {e_ms} worse than percentile {e_pc}"
         );
         // Percentile clips at |x|'s 99.9th percentile (≈ 3.3 for a unit Gaussian).
         let c = pc.range().1;

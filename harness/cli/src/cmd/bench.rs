@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use compbench_core::seed::Rng;
-use compbench_runner::execute::median_seconds;
-use serde::{Deserialize, Serialize};
+use compbench_nn::bench::{KernelBenchRow, median_seconds};
 
 use crate::ui;
 
@@ -34,20 +33,6 @@ pub enum BenchCommand {
     },
 }
 
-/// One row of `bench kernels --json`: the fields of compbench-nn's `KernelBenchRow`. The method
-/// crates' `bench_rows` return their own copies of that type, so rows meet here as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KernelBenchRow {
-    pub kernel: String,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub params: serde_json::Value,
-    pub seconds: f64,
-    pub dense_f32_seconds: f64,
-    pub speedup: f64,
-}
-
 /// The reference row: our dense f32 GEMM at the MLP's first layer (batch 64).
 fn dense_row(quick: bool) -> KernelBenchRow {
     let (m, k, n) = (64, 784, 256);
@@ -59,28 +44,14 @@ fn dense_row(quick: bool) -> KernelBenchRow {
         compbench_nn::kernels::sgemm::sgemm(m, k, n, &a, &b, &mut c);
         std::hint::black_box(&c);
     });
-    KernelBenchRow {
-        kernel: "dense_f32".into(),
-        m,
-        k,
-        n,
-        params: serde_json::json!({}),
-        seconds: s,
-        dense_f32_seconds: s,
-        speedup: 1.0,
-    }
-}
-
-/// The rows of one crate, through JSON (see [`KernelBenchRow`]).
-fn as_rows<T: Serialize>(rows: Vec<T>) -> anyhow::Result<Vec<KernelBenchRow>> {
-    Ok(serde_json::from_value(serde_json::to_value(rows)?)?)
+    KernelBenchRow::new("dense_f32", (m, k, n), serde_json::json!({}), s, s)
 }
 
 fn rows(quick: bool) -> anyhow::Result<Vec<KernelBenchRow>> {
     let mut rows = vec![dense_row(quick)];
     // One line per method crate with kernels:
-    rows.extend(as_rows(compbench_scalar_quant::bench_rows(quick))?);
-    rows.extend(as_rows(compbench_lutboost::bench::bench_rows(quick))?);
+    rows.extend(compbench_scalar_quant::bench_rows(quick));
+    rows.extend(compbench_lutboost::bench::bench_rows(quick));
     Ok(rows)
 }
 

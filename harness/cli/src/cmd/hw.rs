@@ -186,13 +186,13 @@ pub fn bench_hwmodels(json: bool) -> Result<()> {
     for model in compbench_hwmodels::all() {
         let specs = model.params();
         designs.push(model.build(&Params::defaults(specs))?);
-        if let Some(df) = specs.iter().find(|s| s.name == "dataflow") {
-            if let compbench_core::ParamKind::Choice(choices) = df.kind {
-                for c in choices {
-                    let mut p = Params::defaults(specs);
-                    p.set("dataflow", Value::Str(c.to_string()));
-                    designs.push(model.build(&p)?);
-                }
+        if let Some(compbench_core::ParamKind::Choice(choices)) =
+            specs.iter().find(|s| s.name == "dataflow").map(|s| s.kind)
+        {
+            for c in choices {
+                let mut p = Params::defaults(specs);
+                p.set("dataflow", Value::Str(c.to_string()));
+                designs.push(model.build(&p)?);
             }
         }
     }
