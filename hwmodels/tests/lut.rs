@@ -160,7 +160,7 @@ fn equal_throughput_pairing() {
 /// Chip-level comparison (DRAM excluded, `dram_pj_bit = 0`), over the converted layers of the
 /// tiny ViT (M = 49 tokens), typical v ∈ {4, 8}, c ∈ {8, 16}. CNN conv2 (M = 196, N = 32) lands
 /// at 1.4–3.2× power but ≈ 1× area, and the batch-1 FC layers lose (tables are c/v × the
-/// weights): see the ratio table in ARCHITECTURE-hwmodels.md.
+/// weights): see the hwmodels section of ARCHITECTURE.md.
 #[test]
 fn efficiency_ratios_land_in_lut_dla_ranges() {
     let vit = vq_layers_only(&builtin("vit-lut").unwrap());

@@ -6,7 +6,7 @@
 //! 3. Workload IR (compbench-core), emitted by the deployed model.
 //!
 //! Plus datasets ([`data`]), the [`method::Method`] extension point and the [`Identity`] method.
-//! ARCHITECTURE-nn.md has the code map and invariants.
+//! ARCHITECTURE.md (section compbench-nn) has the code map and invariants.
 
 /// Kernel timing helpers for `compbench bench kernels` (added by the lead/method crates).
 pub mod bench;

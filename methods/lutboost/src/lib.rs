@@ -1,7 +1,7 @@
 //! LUT-DLA's LUTBoost (Li et al., HPCA 2025): replace GEMMs by vector-quantized look-up tables,
 //! trained in stages, and run them with a LUT-GEMM kernel.
 //!
-//! Code map (ARCHITECTURE-lutboost.md has the invariants):
+//! Code map (ARCHITECTURE.md, section compbench-lutboost, has the invariants):
 //! * [`metric`], [`kmeans`]: distances and stage-1 centroid initialization;
 //! * [`encode`], [`table`], [`kernel`]: the deployed LUT-GEMM (encode, tables, look-up);
 //! * [`layer`]: the trainable LUT layer (hooks + parameters module);

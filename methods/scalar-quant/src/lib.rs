@@ -1,6 +1,6 @@
 //! Scalar quantization: PTQ, QAT (STE, LSQ, PACT), binary and ternary, with integer kernels.
 //!
-//! Code map (details and invariants in ARCHITECTURE-scalar-quant.md):
+//! Code map (details and invariants in ARCHITECTURE.md, section compbench-scalar-quant):
 //! * [`quantizer`]: uniform grids (`QParams`), quantize/dequantize, per-channel weight codes;
 //! * [`calibrate`]: min-max, percentile and MSE range selection;
 //! * [`kernels`]: the int8 GEMM (AVX2 `maddubs`, exact) and the xnor/popcount binary GEMM;
