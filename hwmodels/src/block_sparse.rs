@@ -252,11 +252,12 @@ impl BlockSparseDesign {
         let tile_cols = s.nonzero_tile_elems / (s.nonzero_tiles.max(1e-12) * mean_rows);
         let ofmap_writes = (s.nonzero_tiles * m * tile_cols).max(m * n);
         let meta_bits = s.tiles * self.meta_bits;
-        let dram_bytes = self
-            .core
-            .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes)
-            - (k * n - filter_reads).max(0.0) * self.core.elem_bytes()
-            + meta_bits / 8.0;
+        let scales = self.core.operand_scales(g);
+        let dram_bytes =
+            self.core
+                .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes, scales)
+                - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
+                + meta_bits / 8.0;
         // Metadata DRAM bytes are in `dram_bytes` (priced as DRAM); here the SRAM reads and
         // the group counters.
         let metadata_pj =
@@ -270,6 +271,8 @@ impl BlockSparseDesign {
             outputs: m * n,
             dram_bytes,
             metadata_pj,
+            ifmap_scale: scales.0,
+            filter_scale: scales.1,
         };
         (s, work)
     }

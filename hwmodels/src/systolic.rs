@@ -16,7 +16,9 @@
 //! accesses ([`crate::sram`], one port word = one array edge of elements), DRAM bits, leakage.
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params};
+use compbench_core::{
+    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, NumFormat, Op, ParamError, Params,
+};
 
 use crate::common::{DesignConsts, ceil_div, dram_traffic, p_u64};
 use crate::sram::Sram;
@@ -126,6 +128,10 @@ pub struct GemmWork {
     pub dram_bytes: f64,
     /// Extra metadata energy (block-sparse index reads), pJ.
     pub metadata_pj: f64,
+    /// Fraction of the array's element width the activation / weight operands occupy in SRAM
+    /// (see [`SystolicCore::operand_scales`]); 1.0 at the array's precision.
+    pub ifmap_scale: f64,
+    pub filter_scale: f64,
 }
 
 /// Parsed systolic parameters.
@@ -335,11 +341,13 @@ impl SystolicCore {
         ifmap_reads: f64,
         filter_reads: f64,
         ofmap_writes: f64,
+        (ifmap_scale, filter_scale): (f64, f64),
     ) -> f64 {
         let b = self.elem_bytes();
         let acc_b = ACC_BITS / 8.0;
-        let ifmap = dram_traffic(m * k * b, ifmap_reads * b, self.cfg.ifmap_kb * 1024.0);
-        let filter = dram_traffic(k * n * b, filter_reads * b, self.cfg.filter_kb * 1024.0);
+        let (bi, bf) = (b * ifmap_scale, b * filter_scale);
+        let ifmap = dram_traffic(m * k * bi, ifmap_reads * bi, self.cfg.ifmap_kb * 1024.0);
+        let filter = dram_traffic(k * n * bf, filter_reads * bf, self.cfg.filter_kb * 1024.0);
         // Outputs leave once at the array precision; partial sums that do not fit in the
         // output SRAM spill and come back (×2).
         let outputs = m * n;
@@ -351,6 +359,21 @@ impl SystolicCore {
             0.0
         };
         ifmap + filter + outputs * b + spill
+    }
+
+    /// Fraction of the array's element width that a layer's activation and weight operands
+    /// occupy in SRAM and DRAM. On an integer array, narrower integer operands are stored
+    /// packed (a W4 layer moves half the weight bytes of a W8 one through an int8 array's
+    /// buffers); float operands, and everything on a float array, are held at the array's
+    /// precision (the network runs in that precision). The MAC datapath is fixed, so MAC and
+    /// PE-register energy do not scale.
+    pub fn operand_scales(&self, g: &Gemm) -> (f64, f64) {
+        let fp_array = self.cfg.fp16;
+        let scale = |f: NumFormat| match f {
+            NumFormat::Int(bits) if !fp_array => (bits as f64 / self.elem_bits).min(1.0),
+            _ => 1.0,
+        };
+        (scale(g.act), scale(g.weight))
     }
 
     /// Dense work of a GEMM under SCALE-Sim's model.
@@ -376,8 +399,10 @@ impl SystolicCore {
             filter_reads: f,
             ofmap_writes: o,
             outputs: m * n,
-            dram_bytes: self.dram_bytes(m, k, n, i, f, o),
+            dram_bytes: self.dram_bytes(m, k, n, i, f, o, self.operand_scales(g)),
             metadata_pj: 0.0,
+            ifmap_scale: self.operand_scales(g).0,
+            filter_scale: self.operand_scales(g).1,
         };
         (s, work)
     }
@@ -388,8 +413,14 @@ impl SystolicCore {
         let cycles = w.compute_cycles.max(dram_cycles);
         energy.add("mac", times * w.executed_macs * self.mac_pj);
         energy.add("pe_regs", times * w.executed_macs * self.reg_pj_per_mac);
-        energy.add("sram_ifmap", times * w.ifmap_reads * self.ifmap_elem_pj);
-        energy.add("sram_filter", times * w.filter_reads * self.filter_elem_pj);
+        energy.add(
+            "sram_ifmap",
+            times * w.ifmap_reads * self.ifmap_elem_pj * w.ifmap_scale,
+        );
+        energy.add(
+            "sram_filter",
+            times * w.filter_reads * self.filter_elem_pj * w.filter_scale,
+        );
         let psum_reads = (w.ofmap_writes - w.outputs).max(0.0);
         energy.add(
             "sram_ofmap",

@@ -200,3 +200,42 @@ fn bad_parameters_are_errors_not_panics() {
     given.insert("rows".to_string(), Value::Int(0));
     assert!(SYSTOLIC.build(&Params(given)).is_err());
 }
+
+/// Narrower integer operands move fewer bytes through an int8 array's SRAM and DRAM; the MAC
+/// datapath (and so the cycle count and MAC energy) is unchanged; float layers run at the
+/// array's precision.
+#[test]
+fn layer_bit_widths_scale_data_movement_not_macs() {
+    use compbench_core::{Gemm, HwModel, Layer, NumFormat, Params, Value};
+    let mut p = Params::defaults(compbench_hwmodels::SYSTOLIC.params());
+    p.set("rows", Value::Int(16));
+    p.set("cols", Value::Int(16));
+    p.set("precision", Value::Str("int8".into()));
+    let design = compbench_hwmodels::SYSTOLIC.build(&p).unwrap();
+    let report = |act: u8, w: u8| {
+        let mut g = Gemm::dense(196, 144, 32, NumFormat::Int(8));
+        g.act = NumFormat::Int(act);
+        g.weight = NumFormat::Int(w);
+        design.eval_layer(&Layer::gemm("conv2", g))
+    };
+    let (w8, w4, w4a4) = (report(8, 8), report(8, 4), report(4, 4));
+    let fp32 = design.eval_layer(&Layer::gemm(
+        "conv2",
+        Gemm::dense(196, 144, 32, NumFormat::FP32),
+    ));
+    assert_eq!(w8.cycles, w4.cycles);
+    assert_eq!(
+        w8.energy_breakdown.get("mac"),
+        w4a4.energy_breakdown.get("mac")
+    );
+    let filter = |r: &compbench_core::HwReport| r.energy_breakdown.get("sram_filter").unwrap();
+    let ifmap = |r: &compbench_core::HwReport| r.energy_breakdown.get("sram_ifmap").unwrap();
+    assert!((filter(&w4) - 0.5 * filter(&w8)).abs() < 1e-9 * filter(&w8));
+    assert_eq!(ifmap(&w4), ifmap(&w8));
+    assert!((ifmap(&w4a4) - 0.5 * ifmap(&w8)).abs() < 1e-9 * ifmap(&w8));
+    assert!(w4a4.energy_pj < w4.energy_pj && w4.energy_pj < w8.energy_pj);
+    assert_eq!(
+        fp32.energy_pj, w8.energy_pj,
+        "a float layer runs at the array's int8 precision"
+    );
+}
