@@ -53,23 +53,12 @@ impl HwColumn<'_> {
     }
 }
 
-/// Fixed metric columns before the `method_*` ones, in schema order.
-const METRICS_HEAD: &[&str] = &[
-    "accuracy",
-    "baseline_accuracy",
-    "accuracy_drop",
-    "measured_latency_s",
-    "cycles",
-    "latency_s",
-    "energy_pj",
-    "power_w",
-    "area_um2",
-    "utilization",
-    "ops_per_joule",
-    "ops_per_s_per_mm2",
-    "bits_per_weight",
-    "sparsity",
-];
+/// Fixed metric columns in schema order: the suite's list, whose last entry (`train_s`) is
+/// written after the `method_*` columns.
+const METRICS_HEAD: &[&str] = compbench_suite::METRICS
+    .split_last()
+    .expect("metric list is not empty")
+    .1;
 
 struct Row<'a> {
     record: &'a Record,

@@ -59,7 +59,8 @@ pub const MAX_EXPERIMENTS: u64 = 100_000;
 /// Suite files larger than this are refused (a suite is a page of YAML).
 pub const MAX_SUITE_BYTES: usize = 1 << 20;
 
-/// Metric names a suite's `metrics:` may list (besides `method_<name>`); the results columns.
+/// Metric names a suite's `metrics:` may list (besides `method_<name>`); the results columns in
+/// schema order (the runner writes `train_s`, the last, after the `method_*` columns).
 pub const METRICS: &[&str] = &[
     "accuracy",
     "baseline_accuracy",
