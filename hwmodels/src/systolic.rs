@@ -392,6 +392,7 @@ impl SystolicCore {
             s.filter_reads as f64,
             s.ofmap_writes as f64,
         );
+        let scales = self.operand_scales(g);
         let work = GemmWork {
             compute_cycles: s.compute_cycles as f64,
             executed_macs: m * k * n,
@@ -399,10 +400,10 @@ impl SystolicCore {
             filter_reads: f,
             ofmap_writes: o,
             outputs: m * n,
-            dram_bytes: self.dram_bytes(m, k, n, i, f, o, self.operand_scales(g)),
+            dram_bytes: self.dram_bytes(m, k, n, i, f, o, scales),
             metadata_pj: 0.0,
-            ifmap_scale: self.operand_scales(g).0,
-            filter_scale: self.operand_scales(g).1,
+            ifmap_scale: scales.0,
+            filter_scale: scales.1,
         };
         (s, work)
     }
