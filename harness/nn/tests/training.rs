@@ -46,6 +46,59 @@ fn same_seed_gives_bit_identical_weights() {
     }
 }
 
+/// Splitting a batch into shards must give the whole batch's gradient: one plain SGD step
+/// (lr 1, no momentum or decay) from the same weights, unsharded vs 3 uneven shards, moves every
+/// weight to the same place up to float summation order.
+#[test]
+fn batch_shards_give_the_whole_batch_gradient() {
+    let splits = Synthetic::new(50, 10, 5).generate();
+    let device = compbench_nn::device();
+    for kind in ModelKind::ALL {
+        let step = |shards: usize| {
+            let net = Network::new(&ModelConfig::new(kind), &device, 6);
+            let cfg = TrainConfig {
+                epochs: 1,
+                batch_size: 50,
+                optimizer: compbench_nn::train::OptimizerKind::Sgd { momentum: 0.0 },
+                lr: 1.0,
+                weight_decay: 0.0,
+                warmup_epochs: 0.0,
+                cosine: false,
+                batch_shards: shards,
+                threads: 2,
+                ..TrainConfig::for_model(kind)
+            };
+            let (net, log) = fit(
+                net,
+                &cfg,
+                &splits.train,
+                &device,
+                6,
+                |m: &Network, x| m.forward(x, &DenseHooks),
+                &|_| {},
+            );
+            assert_eq!(log.epochs[0].steps, 1);
+            (named_tensors(&net.valid()), log.epochs[0].loss)
+        };
+        let before = named_tensors(&Network::new(&ModelConfig::new(kind), &device, 6));
+        let (one, l1) = step(1);
+        let (three, l3) = step(3);
+        assert!((l1 - l3).abs() < 1e-5 * l1.abs(), "{kind:?}: loss {l1} vs {l3}");
+        let mut moved = 0.0f32;
+        for (((name, _, w0), (_, _, a)), (_, _, b)) in before.iter().zip(&one).zip(&three) {
+            for ((x0, x1), x3) in w0.iter().zip(a).zip(b) {
+                let tol = 1e-4 * (x1 - x0).abs().max(1e-3);
+                assert!(
+                    (x1 - x3).abs() <= tol,
+                    "{kind:?} {name}: unsharded step to {x1}, sharded to {x3} (from {x0})"
+                );
+                moved = moved.max((x1 - x0).abs());
+            }
+        }
+        assert!(moved > 1e-4, "{kind:?}: the step did not move any weight");
+    }
+}
+
 #[test]
 fn models_learn_synthetic_data() {
     let splits = Synthetic::new(2048, 512, 3).generate();

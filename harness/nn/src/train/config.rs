@@ -36,6 +36,13 @@ pub struct TrainConfig {
     pub label_smoothing: f32,
     /// Use only the first `n` training examples (quick recipes); `None` = all.
     pub train_subset: Option<usize>,
+    /// Each mini-batch is split into this many equal shards whose forward and backward passes
+    /// run concurrently, and whose gradients are averaged (weighted by shard size) in shard
+    /// order. burn-flex runs element-wise ops (exp, erf, copies) on one thread, so shards are
+    /// what keeps both cores busy. The gradient is that of the whole batch up to float
+    /// summation order; a recipe field, not a runtime knob, so the arithmetic (and the cache
+    /// key) does not depend on the machine's core count.
+    pub batch_shards: usize,
     /// Worker threads for this training (0 = rayon's default). Not part of the cache key.
     #[serde(default, skip_serializing)]
     pub threads: usize,
@@ -56,6 +63,7 @@ impl Default for TrainConfig {
             min_lr_ratio: 0.01,
             label_smoothing: 0.0,
             train_subset: None,
+            batch_shards: 2,
             threads: 0,
             quick: false,
         }

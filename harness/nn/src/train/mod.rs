@@ -1,9 +1,10 @@
 //! Training: a generic loop over any burn module, the cross-entropy objective, evaluation and
 //! cached baselines.
 //!
-//! Determinism: shuffling and initialization use compbench-core's RNG only, and the loop runs
-//! on a rayon pool of `threads` threads, so two trainings with the same seed, data, recipe and
-//! thread count give bit-identical weights.
+//! Determinism: shuffling and initialization use compbench-core's RNG only, batch shards are
+//! fixed by the recipe and their gradients summed in shard order, and the loop runs on a rayon
+//! pool of `threads` threads, so two trainings with the same seed, data, recipe and thread count
+//! give bit-identical weights.
 
 pub mod baseline;
 pub mod checkpoint;
@@ -133,7 +134,7 @@ fn fit_inner<M: Module + 'static>(
     data: &ImageSplit,
     device: &Device,
     seed: u64,
-    loss: &dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1>,
+    loss: &(dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1> + Sync),
     log: &(dyn Fn(&str) + Sync),
 ) -> (M, TrainLog) {
     let ad = device.clone().autodiff();
@@ -166,12 +167,10 @@ fn fit_inner<M: Module + 'static>(
         Rng::new(derive(seed, &["shuffle", &epoch.to_string()])).shuffle(&mut order);
         let (mut sum, mut lr) = (0.0f64, 0.0);
         for idx in order.chunks(bs) {
-            let (x, y) = batch_tensors(data, idx, &ad);
-            let l = loss(&module, x, y);
-            let grads = GradientsParams::from_grads(l.backward(), &module);
+            let (grads, l) = sharded_gradients(&module, idx, cfg.batch_shards, data, &ad, loss);
             lr = cfg.lr_at(step, total, steps_per_epoch);
             module = optim.step(lr, module, grads);
-            sum += l.into_scalar::<f32>() as f64;
+            sum += l;
             step += 1;
         }
         let e = EpochLog {
@@ -193,6 +192,52 @@ fn fit_inner<M: Module + 'static>(
     }
     tlog.train_s = start.elapsed().as_secs_f64();
     (module, tlog)
+}
+
+/// Gradient and value of the mean loss over the batch `idx`, computed as `shards` concurrent
+/// forward/backward passes over near-equal slices. Shard `s` of `n_s` examples contributes
+/// `(n_s / n) · ∇loss_s`, so a per-example mean plus any batch-independent regulariser gives
+/// exactly the whole batch's gradient (up to summation order). Each shard's backward walks its
+/// own autodiff graph; the sum runs in shard order, so the result does not depend on which
+/// thread finished first.
+fn sharded_gradients<M: Module + 'static>(
+    module: &M,
+    idx: &[usize],
+    shards: usize,
+    data: &ImageSplit,
+    device: &Device,
+    loss: &(dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1> + Sync),
+) -> (GradientsParams, f64) {
+    use rayon::prelude::*;
+    let shards = shards.clamp(1, idx.len().max(1));
+    let n = idx.len();
+    let bounds: Vec<(usize, usize)> = (0..shards)
+        .map(|s| (s * n / shards, (s + 1) * n / shards))
+        .collect();
+    // Modules are `Send` but not `Sync`, so each shard gets its own clone. `fork` makes every
+    // parameter a fresh autodiff leaf (same ParamId, same data, no copy): shards sharing leaf
+    // nodes would have their graphs merged by burn-autodiff, and one shard's backward would
+    // consume the other's tape.
+    let jobs: Vec<(M, usize, usize)> = bounds
+        .into_iter()
+        .map(|(a, b)| (module.clone().fork(device), a, b))
+        .collect();
+    let per_shard: Vec<(GradientsParams, f64)> = jobs
+        .into_par_iter()
+        .map(|(module, a, b)| {
+            let (x, y) = batch_tensors(data, &idx[a..b], device);
+            let l = loss(&module, x, y).mul_scalar((b - a) as f32 / n as f32);
+            let grads = GradientsParams::from_grads(l.backward(), &module);
+            (grads, l.into_scalar::<f32>() as f64)
+        })
+        .collect();
+    let mut acc = burn::optim::GradientsAccumulator::<M>::new();
+    let mut total = 0.0;
+    for (g, l) in per_shard {
+        acc.accumulate(module, g);
+        total += l;
+    }
+    (acc.grads(), total)
 }
 
 /// [`fit_with_loss`] with cross-entropy (and `cfg.label_smoothing`) over `forward`'s logits.
