@@ -6,6 +6,10 @@
 //!   (Wu et al., arXiv 2004.09602) uses 99.9-99.999.
 //! * MSE: grid-search a shrink factor of the min-max range minimizing `‖x − Q(x)‖²`
 //!   (Banner et al.; the "MSE" calibrator of TensorRT / pytorch-quantization).
+//! * KL (entropy): TensorRT's calibrator (Migacz, GTC 2017): histogram `|x|` into
+//!   [`KL_BINS`] bins, and pick the clip whose quantized histogram Q (the clipped reference
+//!   merged into as many bins as the grid has positive levels, spread back over the non-empty
+//!   bins) is closest to the reference P (outliers folded into its last bin) in KL(P‖Q).
 //!
 //! Large inputs are subsampled with a fixed stride (deterministic) to at most [`MAX_SAMPLES`]
 //! values: percentiles and MSE over 2^18 samples are stable to well under a grid step.
@@ -18,16 +22,21 @@ pub const MAX_SAMPLES: usize = 1 << 18;
 /// Shrink factors tried by the MSE search: 0.20, 0.21, ..., 1.00.
 const MSE_STEPS: usize = 81;
 
+/// Histogram bins of the KL search (TensorRT uses 2048).
+pub const KL_BINS: usize = 2048;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Calibration {
     MinMax,
     /// Percentile in (50, 100].
     Percentile(f64),
     Mse,
+    /// Minimum KL divergence between the clipped and the quantized `|x|` histograms.
+    Kl,
 }
 
 impl Calibration {
-    pub const NAMES: &'static [&'static str] = &["minmax", "percentile", "mse"];
+    pub const NAMES: &'static [&'static str] = &["minmax", "percentile", "mse", "kl"];
 
     /// Parse a calibration name (`percentile` takes its value from `pct`).
     pub fn parse(name: &str, pct: f64) -> Option<Calibration> {
@@ -35,6 +44,7 @@ impl Calibration {
             "minmax" => Some(Calibration::MinMax),
             "percentile" => Some(Calibration::Percentile(pct)),
             "mse" => Some(Calibration::Mse),
+            "kl" => Some(Calibration::Kl),
             _ => None,
         }
     }
@@ -106,7 +116,84 @@ pub fn calibrate(
             }
             best.1
         }
+        Calibration::Kl => {
+            let abs: Vec<f32> = subsample(xs).iter().map(|x| x.abs()).collect();
+            // Positive levels of this grid shape: what the clip [0, c] is divided into.
+            let unit = grid(if nonneg { 0.0 } else { -1.0 }, 1.0);
+            let levels = (unit.qmax - unit.zero_point).max(1) as usize;
+            let c = kl_threshold(&abs, levels);
+            if nonneg {
+                grid(0.0, c)
+            } else if scheme == Scheme::Symmetric {
+                grid(-c, c)
+            } else {
+                grid(lo.max(-c), hi.min(c))
+            }
+        }
     }
+}
+
+/// The clip of non-negative `abs` values minimizing KL(P‖Q) for a grid with `levels` positive
+/// levels (TensorRT's entropy calibration; see the module docs). Returns the observed maximum
+/// when the data fit in fewer bins than levels (nothing to gain from clipping).
+pub fn kl_threshold(abs: &[f32], levels: usize) -> f32 {
+    let max = abs
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0f32, |m, &x| m.max(x));
+    if max <= 0.0 || levels >= KL_BINS {
+        return max;
+    }
+    let width = max / KL_BINS as f32;
+    let mut hist = vec![0f64; KL_BINS];
+    for &x in abs.iter().filter(|x| x.is_finite()) {
+        hist[((x / width) as usize).min(KL_BINS - 1)] += 1.0;
+    }
+    let mut best = (f64::INFINITY, KL_BINS);
+    let mut p = vec![0f64; KL_BINS];
+    let mut q = vec![0f64; KL_BINS];
+    for i in levels..=KL_BINS {
+        // Reference: the first i bins, outliers folded into the last one.
+        p[..i].copy_from_slice(&hist[..i]);
+        p[i - 1] += hist[i..].iter().sum::<f64>();
+        // Candidate: the first i bins merged into `levels` groups, each group's mass spread
+        // evenly over its non-empty bins (empty bins stay empty, as in the reference).
+        for g in 0..levels {
+            let (a, b) = (g * i / levels, ((g + 1) * i / levels).max(g * i / levels + 1));
+            let mass: f64 = hist[a..b].iter().sum();
+            let nonempty = hist[a..b].iter().filter(|&&h| h > 0.0).count();
+            for j in a..b {
+                q[j] = if hist[j] > 0.0 {
+                    mass / nonempty as f64
+                } else {
+                    0.0
+                };
+            }
+        }
+        let kl = kl_divergence(&p[..i], &q[..i]);
+        // `<` keeps the smallest clip among ties.
+        if kl < best.0 {
+            best = (kl, i);
+        }
+    }
+    (best.1 as f32 + 0.5).min(KL_BINS as f32) * width
+}
+
+/// KL(P‖Q) of two unnormalized histograms; bins where P has mass and Q has none count with a
+/// tiny Q (TensorRT smooths the same way), so the search never sees an infinity.
+fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
+    let (sp, sq) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
+    if sp <= 0.0 || sq <= 0.0 {
+        return f64::INFINITY;
+    }
+    p.iter()
+        .zip(q)
+        .filter(|(pi, _)| **pi > 0.0)
+        .map(|(pi, qi)| {
+            let (pn, qn) = (pi / sp, (qi / sq).max(1e-12));
+            pn * (pn / qn).ln()
+        })
+        .sum()
 }
 
 /// One grid per column of a `k × n` row-major weight matrix (per-channel), or one shared grid.

@@ -48,7 +48,7 @@ const P_CALIB: ParamSpec = ParamSpec::choice(
     "calibration",
     "minmax",
     Calibration::NAMES,
-    "activation range: observed min-max, a percentile of |x|, or the clip minimizing quantization MSE",
+    "activation range: observed min-max, a percentile of |x|, the clip minimizing quantization MSE, or the clip minimizing the KL divergence of the |x| histograms (TensorRT entropy calibration)",
 );
 const P_PCT: ParamSpec = ParamSpec::float(
     "percentile",

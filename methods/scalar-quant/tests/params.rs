@@ -38,8 +38,8 @@ fn bad_parameters_name_the_allowed_values() {
         ),
         (
             "ptq",
-            &[("calibration", Value::Str("kl".into()))],
-            "parameter `calibration`: unknown value `kl` (allowed: one of minmax, percentile, mse)",
+            &[("calibration", Value::Str("entropy".into()))],
+            "parameter `calibration`: unknown value `entropy` (allowed: one of minmax, percentile, mse, kl)",
         ),
         (
             "ptq",
