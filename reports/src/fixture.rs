@@ -291,6 +291,47 @@ pub fn survey_rows() -> PolarsResult<DataFrame> {
     b.build()
 }
 
+/// A small grid for the two-table layout: 3 method configurations (LUTBoost v ∈ {4, 8}, PTQ
+/// int8) × 2 hardware designs (`int8-systolic` and `big-systolic`, whose `p_hw_rows` differ),
+/// 2 seeds. The model-side metrics of an experiment are the same on both designs.
+pub fn hw_grid_rows() -> PolarsResult<DataFrame> {
+    let mut b = RowsBuilder::new();
+    for seed in 0..2i64 {
+        let jitter = seed as f64 * 0.002;
+        for (method, label, v, acc) in [
+            ("lutboost", "lutboost", Some(4i64), 0.90),
+            ("lutboost", "lutboost", Some(8), 0.88),
+            ("ptq", "ptq-w8a8", None, 0.91),
+        ] {
+            let exp = format!("{method}-{}-{seed}", v.unwrap_or(0));
+            for (hw_label, rows, scale) in
+                [("int8-systolic", 16i64, 1.0), ("big-systolic", 32, 0.5)]
+            {
+                let mut r = row![
+                    "suite" => "hw-grid", "experiment" => exp.clone(),
+                    "model" => "cnn", "dataset" => "fashion-mnist", "method" => method,
+                    "label" => label, "hwmodel" => "systolic", "hw_label" => hw_label,
+                    "seed" => seed,
+                ];
+                match v {
+                    Some(v) => r.push(("p_method_v", Val::I(v))),
+                    None => r.push(("p_method_bits", Val::I(8))),
+                }
+                let work = v.map_or(1.0, |v| 4.0 / v as f64);
+                r.extend(row![
+                    "p_hw_rows" => rows,
+                    "accuracy" => acc + jitter,
+                    "measured_latency_s" => 0.002 * work,
+                    "cycles" => (1.0e5 * work * scale) as i64,
+                    "energy_pj" => 3.0e7 * work * scale + seed as f64,
+                ]);
+                b.push(r);
+            }
+        }
+    }
+    b.build()
+}
+
 /// The env.json of a fixture run.
 pub fn env_json(quick: bool, wall_s: f64) -> serde_json::Value {
     serde_json::json!({

@@ -10,6 +10,17 @@ pub enum Better {
     Neither,
 }
 
+/// What a metric measures: the compressed model itself (the same on every hardware model the
+/// experiment is priced on) or its cost on one hardware design. A suite with both gets two
+/// tables (`view.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Accuracy, CPU latency, bits/weight, training time, `method_*` and unknown columns.
+    Model,
+    /// A hardware model's report: cycles, latency, energy, power, area, efficiencies.
+    Hardware,
+}
+
 /// How the numbers of a metric are scaled and printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -46,13 +57,19 @@ pub struct MetricInfo {
     pub label: Option<&'static str>,
     pub unit: Unit,
     pub better: Better,
+    pub side: Side,
 }
 
 /// Looks up a metric column of docs/results-schema.md; unknown columns (`method_*`) get their
-/// own name, no unit and no "better" direction.
+/// own name, no unit and no "better" direction, and count as model-side.
 pub fn info(column: &str) -> MetricInfo {
     use Better::*;
     use Unit::*;
+    let side = match column {
+        "cycles" | "latency_s" | "energy_pj" | "power_w" | "area_um2" | "utilization"
+        | "ops_per_joule" | "ops_per_s_per_mm2" => Side::Hardware,
+        _ => Side::Model,
+    };
     let (label, unit, better) = match column {
         "accuracy" => ("accuracy", Percent, Higher),
         "baseline_accuracy" => ("baseline accuracy", Percent, Neither),
@@ -76,6 +93,7 @@ pub fn info(column: &str) -> MetricInfo {
         label: (!label.is_empty()).then_some(label),
         unit,
         better,
+        side,
     }
 }
 
@@ -287,5 +305,28 @@ mod tests {
         assert_eq!(s.unit, "G");
         assert_eq!(format_value("accuracy_drop", -0.001), "0.00 pp");
         assert_eq!(format_value("area_um2", 2.0e6), "2.00 mm²");
+    }
+
+    #[test]
+    fn metric_sides() {
+        for m in [
+            "cycles",
+            "latency_s",
+            "energy_pj",
+            "ops_per_joule",
+            "utilization",
+        ] {
+            assert_eq!(info(m).side, Side::Hardware, "{m}");
+        }
+        for m in [
+            "accuracy",
+            "measured_latency_s",
+            "bits_per_weight",
+            "train_s",
+            "method_bits_per_activation",
+            "method_whatever",
+        ] {
+            assert_eq!(info(m).side, Side::Model, "{m}");
+        }
     }
 }

@@ -13,6 +13,13 @@ use crate::stats;
 pub const IDENTITY_COLUMNS: &[&str] = &[
     "suite", "paper", "model", "dataset", "method", "label", "hwmodel", "hw_label",
 ];
+/// True for the key columns that name the hardware a row was priced on: `hwmodel`, `hw_label`
+/// and every `p_hw_*` parameter. One experiment has one row per hardware design; every other
+/// key is the same on all of them.
+pub fn hardware_key(column: &str) -> bool {
+    matches!(column, "hwmodel" | "hw_label") || column.starts_with("p_hw_")
+}
+
 /// Environment columns: constant per run, never part of a configuration.
 pub const ENV_COLUMNS: &[&str] = &[
     "git_hash",

@@ -1,12 +1,14 @@
 //! The template context: everything a report shows, as plain serialisable data, the same for
 //! Markdown and HTML. Strings here are raw (unescaped); each template escapes for its format.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::charts::{Figure, inline_svg};
 use crate::claims::{ClaimOutcome, ClaimsSummary, ReferenceFile};
-use crate::metrics::{Better, header, info, scale_for};
-use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run, short_key};
+use crate::metrics::{Better, Side, header, info, scale_for};
+use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run, Stat, hardware_key, short_key};
 
 /// The banner of `--quick` runs.
 pub const QUICK_BANNER: &str = "Quick run: fewer epochs and grid points. Numbers show the shape \
@@ -53,7 +55,7 @@ pub struct ClaimView {
     pub mark: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct KeyValue {
     pub key: String,
     pub value: String,
@@ -74,12 +76,40 @@ pub struct CellView {
     pub sort: Option<f64>,
 }
 
-/// One results table: the configurations of one suite.
+/// The results of one suite: its fixed values and one or two tables.
+///
+/// A suite with both model-side and hardware metrics (`metrics::Side`) gets two tables: the
+/// model-side metrics once per configuration of the non-hardware keys, and the hardware costs
+/// once per configuration and hardware design. Otherwise one table. Every table has the same
+/// compact key columns (`KeyColumns`: model, model params, configuration, hw, hw params), not
+/// a column per varying key.
 #[derive(Debug, Serialize)]
 pub struct SuiteView {
     pub name: String,
-    /// Key columns with one value across the suite.
+    /// Keys with one value across the suite, and metrics with one printed value in every row
+    /// of their table.
     pub fixed: Vec<KeyValue>,
+    /// Per model, when the model varies: the model parameters that differ only between models
+    /// (a ViT's depth) and metrics with one printed value on every row of that model (its
+    /// baseline accuracy). Models with nothing to list are left out.
+    pub per_model: Vec<ModelValues>,
+    pub tables: Vec<TableView>,
+}
+
+/// Values that hold for every row of one model.
+#[derive(Debug, Serialize)]
+pub struct ModelValues {
+    pub model: String,
+    pub values: Vec<KeyValue>,
+}
+
+/// One results table.
+#[derive(Debug, Serialize)]
+pub struct TableView {
+    /// A small heading: "Accuracy and CPU measurements", "Hardware costs", "Measurements".
+    pub title: &'static str,
+    /// One sentence under the heading: what a row is, what the compact columns hold.
+    pub caption: String,
     pub columns: Vec<ColumnView>,
     pub rows: Vec<Vec<CellView>>,
     /// Notes (e.g. "approximate: …"), referenced from note cells as `[1]`, `[2]`, ….
@@ -212,6 +242,41 @@ fn suite_views(table: &ConfigTable) -> Vec<SuiteView> {
         .collect()
 }
 
+/// One row of a table being built: its key cells and where its metric and note cells come from.
+struct Line {
+    /// The row's model, for values listed once per model.
+    model: Option<String>,
+    keys: Vec<String>,
+    /// Indexed like `ConfigTable::metrics`.
+    stats: Vec<Option<Stat>>,
+    /// Indexed like `ConfigTable::notes`.
+    notes: Vec<Option<String>>,
+    n_rows: usize,
+}
+
+/// Everything about a table but its lines.
+struct TableSpec {
+    title: &'static str,
+    caption: String,
+    key_columns: Vec<String>,
+    /// Indices into `ConfigTable::metrics`.
+    metrics: Vec<usize>,
+    seeds: bool,
+    /// Indices into `ConfigTable::notes`.
+    notes: Vec<usize>,
+}
+
+const MODEL_TITLE: &str = "Accuracy and CPU measurements";
+const HARDWARE_TITLE: &str = "Hardware costs";
+const CONFIGURATION: &str = "configuration";
+const MODEL_PARAMS: &str = "model params";
+const HW: &str = "hw";
+const HW_PARAMS: &str = "hw params";
+
+fn key_text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "—".into())
+}
+
 fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
     let varying = table.varying_keys(rows);
     // Short names must not clash with each other or with metric columns.
@@ -235,33 +300,6 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         .filter(|&m| table_metric(&table.metrics[m]))
         .filter(|&m| rows.iter().any(|&r| table.rows[r].stats[m].is_some()))
         .collect();
-    // A metric with one printed value in every row (e.g. a constant utilization) is listed
-    // with the fixed values instead of taking a column.
-    let mut metrics = Vec::new();
-    for m in shown {
-        let means: Vec<Option<f64>> = rows
-            .iter()
-            .map(|&r| table.rows[r].stats[m].map(|s| s.mean))
-            .collect();
-        let present: Vec<f64> = means.iter().flatten().copied().collect();
-        let scale = scale_for(info(&table.metrics[m]).unit, &present);
-        let printed: Vec<String> = present.iter().map(|x| scale.number(*x)).collect();
-        let no_ci = rows
-            .iter()
-            .all(|&r| table.rows[r].stats[m].is_none_or(|s| s.ci95.is_none_or(|c| c == 0.0)));
-        if rows.len() > 1
-            && present.len() == rows.len()
-            && no_ci
-            && printed.iter().all(|p| *p == printed[0])
-        {
-            fixed.push(KeyValue {
-                key: crate::metrics::label(&table.metrics[m]),
-                value: scale.with_unit(present[0]),
-            });
-        } else {
-            metrics.push(m);
-        }
-    }
     let notes: Vec<usize> = (0..table.notes.len())
         .filter(|&n| {
             rows.iter().any(|&r| {
@@ -271,23 +309,574 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
             })
         })
         .collect();
-
-    let mut columns: Vec<ColumnView> = varying
+    let (model_side, hw_side): (Vec<usize>, Vec<usize>) = shown
         .iter()
-        .map(|&k| ColumnView {
-            name: short_key(&table.keys[k], &names),
+        .partition(|&&m| info(&table.metrics[m]).side == Side::Model);
+    let keys = key_columns(table, rows, &varying, &names);
+    let mut per_model = keys.per_model.clone();
+
+    // Both kinds of metrics: one table per configuration for the model-side metrics (they are
+    // the same on every hardware design), one per configuration and design for the costs.
+    if !model_side.is_empty() && !hw_side.is_empty() {
+        let model_lines = model_lines(table, rows, &keys);
+        let hw_lines = row_lines(table, rows, &keys);
+        let model = split_constant(table, &model_lines, &model_side);
+        let hw = split_constant(table, &hw_lines, &hw_side);
+        if !model.metrics.is_empty() && !hw.metrics.is_empty() {
+            fixed.extend(model.fixed);
+            fixed.extend(hw.fixed);
+            add_per_model(&mut per_model, model.per_model);
+            add_per_model(&mut per_model, hw.per_model);
+            let hw_columns: Vec<String> = keys.config.iter().chain(&keys.hw).cloned().collect();
+            let tables = vec![
+                table_view(
+                    table,
+                    TableSpec {
+                        title: MODEL_TITLE,
+                        caption: caption(
+                            "One row per configuration; these values do not depend on the \
+                             hardware design.",
+                            &keys.config,
+                            &keys,
+                        ),
+                        key_columns: keys.config.clone(),
+                        metrics: model.metrics,
+                        seeds: true,
+                        notes,
+                    },
+                    &model_lines,
+                ),
+                table_view(
+                    table,
+                    TableSpec {
+                        title: HARDWARE_TITLE,
+                        caption: caption(
+                            "One row per configuration and hardware design.",
+                            &hw_columns,
+                            &keys,
+                        ),
+                        key_columns: hw_columns,
+                        metrics: hw.metrics,
+                        seeds: false,
+                        notes: Vec::new(),
+                    },
+                    &hw_lines,
+                ),
+            ];
+            return SuiteView {
+                name,
+                fixed,
+                per_model: model_values(per_model),
+                tables,
+            };
+        }
+    }
+
+    // One table: a row per configuration (and hardware design, when that varies).
+    let lines = row_lines(table, rows, &keys);
+    let constant = split_constant(table, &lines, &shown);
+    fixed.extend(constant.fixed);
+    add_per_model(&mut per_model, constant.per_model);
+    let sides: Vec<Side> = constant
+        .metrics
+        .iter()
+        .map(|&m| info(&table.metrics[m]).side)
+        .collect();
+    let title = if sides.iter().all(|s| *s == Side::Model) {
+        MODEL_TITLE
+    } else if sides.iter().all(|s| *s == Side::Hardware) {
+        HARDWARE_TITLE
+    } else {
+        "Measurements"
+    };
+    let columns: Vec<String> = keys.config.iter().chain(&keys.hw).cloned().collect();
+    let first = if keys.hw.is_empty() {
+        "One row per configuration."
+    } else {
+        "One row per configuration and hardware design."
+    };
+    let spec = TableSpec {
+        title,
+        caption: caption(first, &columns, &keys),
+        key_columns: columns,
+        metrics: constant.metrics,
+        seeds: true,
+        notes,
+    };
+    SuiteView {
+        name,
+        fixed,
+        per_model: model_values(per_model),
+        tables: vec![table_view(table, spec, &lines)],
+    }
+}
+
+/// A table's caption: `first`, then what its compact key columns hold.
+fn caption(first: &str, columns: &[String], keys: &KeyColumns) -> String {
+    let mut caption = first.to_string();
+    let configuration = if keys.method_named {
+        " The configuration column gives the method's label and those of its parameters that \
+         differ between its runs."
+    } else {
+        " The configuration column gives the method parameters that differ between runs."
+    };
+    for (column, text) in [
+        (CONFIGURATION, configuration),
+        (
+            MODEL_PARAMS,
+            " The model params column gives the model parameters that differ between runs of \
+             one model.",
+        ),
+        (
+            HW_PARAMS,
+            " The hw params column gives the hardware parameters that differ between the \
+             designs of one hardware label.",
+        ),
+    ] {
+        if columns.iter().any(|c| c == column) {
+            caption.push_str(text);
+        }
+    }
+    caption
+}
+
+/// Appends `(model, value)` pairs to the per-model lists, in order of the models.
+fn add_per_model(per_model: &mut Vec<(String, Vec<KeyValue>)>, values: Vec<(String, KeyValue)>) {
+    for (model, kv) in values {
+        match per_model.iter_mut().find(|(m, _)| *m == model) {
+            Some((_, list)) => list.push(kv),
+            None => per_model.push((model, vec![kv])),
+        }
+    }
+}
+
+fn model_values(per_model: Vec<(String, Vec<KeyValue>)>) -> Vec<ModelValues> {
+    per_model
+        .into_iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(model, values)| ModelValues { model, values })
+        .collect()
+}
+
+/// The compact key columns of a suite, one rule for all its tables. Instead of a column per
+/// varying key:
+/// - `model`, `dataset` (and `paper`): their value, when it varies;
+/// - `model params`: the `p_model_*` parameters that differ between runs of one model (those
+///   that differ only between models are listed once per model, `ModelValues`);
+/// - `configuration`: the method's label (or id; left out when the suite has one method) and
+///   its `p_method_*` parameters that differ between runs of that method, plus any other
+///   parameter that differs within one model;
+/// - `hw`, `hw params`: the hardware label (or model) and the `p_hw_*` parameters that differ
+///   between designs of one hardware label.
+///
+/// Each column appears only when it is not the same on every row.
+struct KeyColumns {
+    /// Names of the columns that identify a configuration (model-side).
+    config: Vec<String>,
+    /// Names of the columns that identify a hardware design.
+    hw: Vec<String>,
+    /// Per row (indexed like the suite's rows): the cells of `config`, then of `hw`.
+    config_cells: Vec<Vec<String>>,
+    hw_cells: Vec<Vec<String>>,
+    /// Per row: its model.
+    models: Vec<Option<String>>,
+    /// True when the configuration text starts with the method's name (the method varies).
+    method_named: bool,
+    /// Per model, in order of appearance: the parameters that differ only between models.
+    per_model: Vec<(String, Vec<KeyValue>)>,
+}
+
+fn key_columns(
+    table: &ConfigTable,
+    rows: &[usize],
+    varying: &[usize],
+    names: &[&str],
+) -> KeyColumns {
+    let ids =
+        |keys: &[&str]| -> Vec<usize> { keys.iter().filter_map(|n| table.key_index(n)).collect() };
+    let select = |keep: &dyn Fn(&str) -> bool| -> Vec<usize> {
+        varying
+            .iter()
+            .copied()
+            .filter(|&k| keep(&table.keys[k]))
+            .collect()
+    };
+    let identity = ["paper", "model", "dataset"];
+    let own_columns = select(&|n| identity.contains(&n));
+    let method_params = select(&|n| n.starts_with("p_method_"));
+    let model_params = select(&|n| n.starts_with("p_model_"));
+    // Any other model-side key (a parameter family this code does not know).
+    let other = select(&|n| {
+        !hardware_key(n)
+            && !n.starts_with("p_method_")
+            && !n.starts_with("p_model_")
+            && !identity.contains(&n)
+            && !matches!(n, "suite" | "method" | "label")
+    });
+    let hw_params = select(&|n| n.starts_with("p_hw_"));
+    let by_model = ids(&["model"]);
+    let per_method = varying_within(table, rows, &method_params, &ids(&["method"]));
+    let model_within = varying_within(table, rows, &model_params, &by_model);
+    let other_within = varying_within(table, rows, &other, &by_model);
+    let per_hw = varying_within(table, rows, &hw_params, &ids(&["hwmodel", "hw_label"]));
+    // Short names clash-checked against the other keys of the same text and the metric columns
+    // (`method.sparsity=0.5` next to a `sparsity` column).
+    let key_names = |keys: &[usize]| -> Vec<&str> {
+        keys.iter()
+            .map(|&k| table.keys[k].as_str())
+            .chain(table.metrics.iter().map(String::as_str))
+            .collect()
+    };
+    let config_names: Vec<&str> = key_names(&[method_params.clone(), other.clone()].concat());
+    let model_names = key_names(&model_params);
+    let hw_names = key_names(&hw_params);
+
+    let method_varies = ids(&["method", "label"])
+        .iter()
+        .any(|k| varying.contains(k));
+    let mut model_text = Vec::with_capacity(rows.len());
+    let mut config = Vec::with_capacity(rows.len());
+    let mut hw = Vec::with_capacity(rows.len());
+    let mut hwp = Vec::with_capacity(rows.len());
+    for (i, &r) in rows.iter().enumerate() {
+        model_text.push(params_text(table, r, &model_within[i], &model_names).join(" "));
+        // The method's name, unless the suite has one method and label (the Fixed line says it).
+        let mut parts = Vec::new();
+        if method_varies {
+            parts.push(name_text(table, rows, r, "method", "label"));
+        }
+        parts.extend(params_text(table, r, &per_method[i], &config_names));
+        parts.extend(params_text(table, r, &other_within[i], &config_names));
+        config.push(
+            parts
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        hw.push(name_text(table, rows, r, "hwmodel", "hw_label"));
+        hwp.push(params_text(table, r, &per_hw[i], &hw_names).join(" "));
+    }
+    let differs = |v: &[String]| v.iter().any(|x| *x != v[0]);
+    let any = |v: &[String]| v.iter().any(|x| !x.is_empty());
+    let or_dash = |s: &String| {
+        if s.is_empty() {
+            "—".into()
+        } else {
+            s.clone()
+        }
+    };
+
+    let mut out = KeyColumns {
+        config: Vec::new(),
+        hw: Vec::new(),
+        config_cells: vec![Vec::new(); rows.len()],
+        hw_cells: vec![Vec::new(); rows.len()],
+        models: rows
+            .iter()
+            .map(|&r| table.key(r, "model").map(str::to_string))
+            .collect(),
+        method_named: method_varies,
+        per_model: Vec::new(),
+    };
+    // Identity columns in their order, `model params` right after `model`.
+    for &k in &own_columns {
+        out.config.push(table.keys[k].clone());
+        for (i, &r) in rows.iter().enumerate() {
+            out.config_cells[i].push(key_text(&table.rows[r].keys[k]));
+        }
+        if table.keys[k] == "model" && any(&model_text) {
+            out.config.push(MODEL_PARAMS.into());
+            for (i, t) in model_text.iter().enumerate() {
+                out.config_cells[i].push(t.clone());
+            }
+        }
+    }
+    if !out.config.iter().any(|c| c == MODEL_PARAMS) && any(&model_text) {
+        out.config.push(MODEL_PARAMS.into());
+        for (i, t) in model_text.iter().enumerate() {
+            out.config_cells[i].push(t.clone());
+        }
+    }
+    if differs(&config) {
+        out.config.push(CONFIGURATION.into());
+        for (i, t) in config.iter().enumerate() {
+            out.config_cells[i].push(or_dash(t));
+        }
+    }
+    if differs(&hw) {
+        out.hw.push(HW.into());
+        for (i, t) in hw.iter().enumerate() {
+            out.hw_cells[i].push(or_dash(t));
+        }
+    }
+    if any(&hwp) {
+        out.hw.push(HW_PARAMS.into());
+        for (i, t) in hwp.iter().enumerate() {
+            out.hw_cells[i].push(t.clone());
+        }
+    }
+
+    // Parameters that differ between models but not within one: once per model.
+    if by_model.iter().any(|k| varying.contains(k)) {
+        let between: Vec<usize> = [model_params, other].concat();
+        let within: Vec<Vec<usize>> = (0..rows.len())
+            .map(|i| [model_within[i].clone(), other_within[i].clone()].concat())
+            .collect();
+        for (i, &r) in rows.iter().enumerate() {
+            let Some(model) = out.models[i].clone() else {
+                continue;
+            };
+            if out.per_model.iter().any(|(m, _)| *m == model) {
+                continue;
+            }
+            let values = between
+                .iter()
+                .filter(|k| !within[i].contains(k))
+                .filter_map(|&k| {
+                    Some(KeyValue {
+                        key: short_key(&table.keys[k], names),
+                        value: table.rows[r].keys[k].clone()?,
+                    })
+                })
+                .collect();
+            out.per_model.push((model, values));
+        }
+    }
+    out
+}
+
+/// One line per row of `rows` (a configuration on one hardware design), with the
+/// configuration columns, then the hardware columns.
+fn row_lines(table: &ConfigTable, rows: &[usize], keys: &KeyColumns) -> Vec<Line> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, &r)| {
+            let row = &table.rows[r];
+            let mut cells = keys.config_cells[i].clone();
+            cells.extend(keys.hw_cells[i].iter().cloned());
+            Line {
+                model: keys.models[i].clone(),
+                keys: cells,
+                stats: row.stats.clone(),
+                notes: row.notes.clone(),
+                n_rows: row.n_rows,
+            }
+        })
+        .collect()
+}
+
+/// Groups `rows` by their model-side keys (every key but the hardware ones), in order of first
+/// appearance: one line per configuration, whatever it was priced on, with the configuration
+/// columns only. Its model-side metrics are the same on every row of the group; each is taken
+/// from the first row that has it.
+fn model_lines(table: &ConfigTable, rows: &[usize], keys: &KeyColumns) -> Vec<Line> {
+    let model_keys: Vec<usize> = (0..table.keys.len())
+        .filter(|&k| !hardware_key(&table.keys[k]))
+        .collect();
+    let mut index: HashMap<Vec<Option<&str>>, usize> = HashMap::new();
+    // positions in `rows`
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, &r) in rows.iter().enumerate() {
+        let id: Vec<Option<&str>> = model_keys
+            .iter()
+            .map(|&k| table.rows[r].keys[k].as_deref())
+            .collect();
+        match index.get(&id) {
+            Some(&g) => groups[g].push(i),
+            None => {
+                index.insert(id, groups.len());
+                groups.push(vec![i]);
+            }
+        }
+    }
+    groups
+        .iter()
+        .map(|group| {
+            let members = || group.iter().map(|&i| &table.rows[rows[i]]);
+            Line {
+                model: keys.models[group[0]].clone(),
+                keys: keys.config_cells[group[0]].clone(),
+                stats: (0..table.metrics.len())
+                    .map(|m| members().find_map(|row| row.stats[m]))
+                    .collect(),
+                notes: (0..table.notes.len())
+                    .map(|n| {
+                        members().find_map(|row| row.notes[n].clone().filter(|s| !s.is_empty()))
+                    })
+                    .collect(),
+                n_rows: members().map(|row| row.n_rows).max().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+/// For each of `rows`, the keys among `candidates` that differ between the rows sharing its
+/// value of `by` (e.g. the same method).
+fn varying_within(
+    table: &ConfigTable,
+    rows: &[usize],
+    candidates: &[usize],
+    by: &[usize],
+) -> Vec<Vec<usize>> {
+    let id = |r: usize| -> Vec<Option<&str>> {
+        by.iter()
+            .map(|&k| table.rows[r].keys[k].as_deref())
+            .collect()
+    };
+    let mut groups: HashMap<Vec<Option<&str>>, Vec<usize>> = HashMap::new();
+    for &r in rows {
+        groups.entry(id(r)).or_default().push(r);
+    }
+    let varying: HashMap<Vec<Option<&str>>, Vec<usize>> = groups
+        .into_iter()
+        .map(|(g, members)| {
+            let v = table.varying_keys(&members);
+            (
+                g,
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|k| v.contains(k))
+                    .collect(),
+            )
+        })
+        .collect();
+    rows.iter().map(|&r| varying[&id(r)].clone()).collect()
+}
+
+/// `name` for a row: its label, or its id when it has no label; `id/label` when the label does
+/// not tell the ids apart (two methods share it).
+fn name_text(table: &ConfigTable, rows: &[usize], r: usize, id: &str, label: &str) -> String {
+    let get = |r: usize, k: &str| table.key(r, k);
+    match (get(r, label), get(r, id)) {
+        (Some(l), Some(i))
+            if l != i
+                && rows
+                    .iter()
+                    .any(|&o| get(o, label) == Some(l) && get(o, id) != Some(i)) =>
+        {
+            format!("{i}/{l}")
+        }
+        (Some(l), _) => l.to_string(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// `k=v` for each of `keys` that is set in row `r` (identity columns print their bare value).
+fn params_text(table: &ConfigTable, r: usize, keys: &[usize], others: &[&str]) -> Vec<String> {
+    keys.iter()
+        .filter_map(|&k| {
+            let v = table.rows[r].keys[k].as_deref()?;
+            let name = &table.keys[k];
+            Some(if name.starts_with("p_") {
+                format!("{}={v}", short_key(name, others))
+            } else {
+                v.to_string()
+            })
+        })
+        .collect()
+}
+
+/// How a table's metric candidates are shown.
+struct Constants {
+    /// Metrics that get a column.
+    metrics: Vec<usize>,
+    /// Metrics with one printed value on every line (and no CI), e.g. a constant utilization.
+    fixed: Vec<KeyValue>,
+    /// Metrics with one printed value on every line of each model (and no CI), e.g. the
+    /// baseline accuracy: `(model, value)`.
+    per_model: Vec<(String, KeyValue)>,
+}
+
+/// Splits `candidates` into the metrics that get a column and those listed with the fixed
+/// values, once per suite or once per model. A metric with no value on any line is dropped.
+fn split_constant(table: &ConfigTable, lines: &[Line], candidates: &[usize]) -> Constants {
+    let mut out = Constants {
+        metrics: Vec::new(),
+        fixed: Vec::new(),
+        per_model: Vec::new(),
+    };
+    // models in order of appearance -> positions of their lines
+    let mut models: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(m) = l.model.as_deref() else {
+            continue;
+        };
+        match models.iter_mut().find(|(n, _)| *n == m) {
+            Some((_, ls)) => ls.push(i),
+            None => models.push((m, vec![i])),
+        }
+    }
+    let by_model = models.len() > 1
+        && models.iter().map(|(_, ls)| ls.len()).sum::<usize>() == lines.len()
+        && models.iter().all(|(_, ls)| ls.len() > 1);
+    for &m in candidates {
+        let present: Vec<f64> = lines
+            .iter()
+            .filter_map(|l| l.stats[m].map(|s| s.mean))
+            .collect();
+        if present.is_empty() {
+            continue;
+        }
+        let scale = scale_for(info(&table.metrics[m]).unit, &present);
+        let printed = |i: usize| lines[i].stats[m].map(|s| scale.number(s.mean));
+        let one_value = |ls: &[usize]| ls.iter().all(|&i| printed(i) == printed(ls[0]));
+        let no_ci = lines
+            .iter()
+            .all(|l| l.stats[m].is_none_or(|s| s.ci95.is_none_or(|c| c == 0.0)));
+        let everywhere = present.len() == lines.len() && no_ci;
+        let key = crate::metrics::label(&table.metrics[m]);
+        let all: Vec<usize> = (0..lines.len()).collect();
+        if everywhere && lines.len() > 1 && one_value(&all) {
+            out.fixed.push(KeyValue {
+                key,
+                value: scale.with_unit(present[0]),
+            });
+        } else if everywhere && by_model && models.iter().all(|(_, ls)| one_value(ls)) {
+            for (model, ls) in &models {
+                let mean = lines[ls[0]].stats[m].map_or(0.0, |s| s.mean);
+                out.per_model.push((
+                    model.to_string(),
+                    KeyValue {
+                        key: key.clone(),
+                        value: scale.with_unit(mean),
+                    },
+                ));
+            }
+        } else {
+            out.metrics.push(m);
+        }
+    }
+    out
+}
+
+fn table_view(table: &ConfigTable, spec: TableSpec, lines: &[Line]) -> TableView {
+    let TableSpec {
+        title,
+        caption,
+        key_columns,
+        metrics,
+        seeds,
+        notes,
+    } = spec;
+    let mut columns: Vec<ColumnView> = key_columns
+        .into_iter()
+        .map(|name| ColumnView {
+            name,
             numeric: false,
         })
         .collect();
+    let means = |m: usize| -> Vec<f64> {
+        lines
+            .iter()
+            .filter_map(|l| l.stats[m].map(|s| s.mean))
+            .collect()
+    };
     let scales: Vec<_> = metrics
         .iter()
-        .map(|&m| {
-            let means: Vec<f64> = rows
-                .iter()
-                .filter_map(|&r| table.rows[r].stats[m].map(|s| s.mean))
-                .collect();
-            scale_for(info(&table.metrics[m]).unit, &means)
-        })
+        .map(|&m| scale_for(info(&table.metrics[m]).unit, &means(m)))
         .collect();
     for (i, &m) in metrics.iter().enumerate() {
         columns.push(ColumnView {
@@ -295,10 +884,12 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
             numeric: true,
         });
     }
-    columns.push(ColumnView {
-        name: "seeds".into(),
-        numeric: true,
-    });
+    if seeds {
+        columns.push(ColumnView {
+            name: "seeds".into(),
+            numeric: true,
+        });
+    }
     for &n in &notes {
         columns.push(ColumnView {
             name: note_header(&table.notes[n]),
@@ -311,15 +902,11 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         .iter()
         .enumerate()
         .map(|(i, &m)| {
-            let better = info(&table.metrics[m]).better;
-            let vals: Vec<f64> = rows
-                .iter()
-                .filter_map(|&r| table.rows[r].stats[m].map(|s| s.mean))
-                .collect();
+            let vals = means(m);
             if vals.len() < 2 {
                 return None;
             }
-            let pick = match better {
+            let pick = match info(&table.metrics[m]).better {
                 Better::Higher => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 Better::Lower => vals.iter().copied().fold(f64::INFINITY, f64::min),
                 Better::Neither => return None,
@@ -329,20 +916,20 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         .collect();
 
     let mut footnotes: Vec<String> = Vec::new();
-    let body = rows
+    let rows = lines
         .iter()
-        .map(|&r| {
-            let row = &table.rows[r];
-            let mut cells: Vec<CellView> = varying
+        .map(|line| {
+            let mut cells: Vec<CellView> = line
+                .keys
                 .iter()
-                .map(|&k| CellView {
-                    text: row.keys[k].clone().unwrap_or_else(|| "—".into()),
+                .map(|k| CellView {
+                    text: k.clone(),
                     best: false,
                     sort: None,
                 })
                 .collect();
             for (i, &m) in metrics.iter().enumerate() {
-                cells.push(match row.stats[m] {
+                cells.push(match line.stats[m] {
                     Some(s) => CellView {
                         text: scales[i].mean_ci(s.mean, s.ci95),
                         best: best[i].as_deref() == Some(scales[i].number(s.mean).as_str()),
@@ -355,13 +942,15 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
                     },
                 });
             }
-            cells.push(CellView {
-                text: row.n_rows.to_string(),
-                best: false,
-                sort: Some(row.n_rows as f64),
-            });
+            if seeds {
+                cells.push(CellView {
+                    text: line.n_rows.to_string(),
+                    best: false,
+                    sort: Some(line.n_rows as f64),
+                });
+            }
             for &n in &notes {
-                let text = match row.notes[n].as_deref().filter(|s| !s.is_empty()) {
+                let text = match line.notes[n].as_deref().filter(|s| !s.is_empty()) {
                     Some(note) => {
                         let i = match footnotes.iter().position(|f| f == note) {
                             Some(i) => i,
@@ -383,11 +972,11 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
             cells
         })
         .collect();
-    SuiteView {
-        name,
-        fixed,
+    TableView {
+        title,
+        caption,
         columns,
-        rows: body,
+        rows,
         footnotes,
     }
 }
@@ -458,5 +1047,269 @@ fn run_view(run: &Run) -> RunView {
     RunView {
         name: run.name.clone(),
         entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{RowsBuilder, Val, hw_grid_rows};
+    use crate::results::aggregate;
+
+    fn names(t: &TableView) -> Vec<&str> {
+        t.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn column<'a>(t: &'a TableView, name: &str) -> Vec<&'a str> {
+        let i = names(t).iter().position(|n| *n == name).unwrap();
+        t.rows.iter().map(|r| r[i].text.as_str()).collect()
+    }
+
+    #[test]
+    fn model_and_hardware_tables() {
+        let table = aggregate(&hw_grid_rows().unwrap()).unwrap();
+        let suites = suite_views(&table);
+        assert_eq!(suites.len(), 1);
+        let tables = &suites[0].tables;
+        assert_eq!(tables.len(), 2);
+        let (model, hw) = (&tables[0], &tables[1]);
+        assert_eq!(model.title, MODEL_TITLE);
+        assert_eq!(hw.title, HARDWARE_TITLE);
+
+        // 3 method configurations, each once.
+        assert_eq!(model.rows.len(), 3);
+        assert_eq!(
+            names(model),
+            ["configuration", "accuracy (%)", "CPU latency (ms)", "seeds"]
+        );
+        // The same configuration texts as the hardware table's.
+        assert_eq!(
+            column(model, "configuration"),
+            ["lutboost v=4", "lutboost v=8", "ptq-w8a8"]
+        );
+        assert_eq!(column(model, "seeds"), ["2", "2", "2"]);
+        assert_eq!(
+            column(model, "accuracy (%)"),
+            ["90.10 ± 1.27", "88.10 ± 1.27", "91.10 ± 1.27"]
+        );
+
+        // 3 configurations × 2 designs; method parameters live in the configuration text.
+        assert_eq!(hw.rows.len(), 6);
+        assert_eq!(
+            names(hw),
+            ["configuration", "hw", "cycles (k)", "energy (µJ)"]
+        );
+        assert_eq!(
+            column(hw, "configuration"),
+            [
+                "lutboost v=4",
+                "lutboost v=4",
+                "lutboost v=8",
+                "lutboost v=8",
+                "ptq-w8a8",
+                "ptq-w8a8"
+            ]
+        );
+        assert_eq!(
+            column(hw, "hw"),
+            ["int8-systolic", "big-systolic"].repeat(3)
+        );
+        for name in names(model) {
+            assert!(
+                !["hwmodel", "hw_label", "hw", "rows", "hw.rows"].contains(&name),
+                "{name}"
+            );
+            assert!(
+                !name.starts_with("cycles") && !name.starts_with("energy"),
+                "{name}"
+            );
+        }
+        for name in names(hw) {
+            assert!(
+                !["v", "bits", "method", "label", "method.v"].contains(&name),
+                "{name}"
+            );
+        }
+        // Keys constant across the suite are listed once; p_hw_rows varies (with the label).
+        let fixed: Vec<&str> = suites[0].fixed.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(fixed, ["model", "dataset", "hwmodel"]);
+    }
+
+    #[test]
+    fn hardware_params_and_disagreeing_model_metrics() {
+        // A LUT design specialised per configuration (its p_hw_v follows the method's v), a
+        // fixed systolic array, and an accuracy that (wrongly) differs between designs.
+        let mut b = RowsBuilder::new();
+        for v in [4i64, 8] {
+            let lut_acc = 0.9 - v as f64 * 0.01;
+            for (hwmodel, acc, cycles) in [("lut", lut_acc, 100i64), ("systolic", 0.5, 300)] {
+                let mut r: Vec<(&str, Val)> = vec![
+                    ("suite", "s".into()),
+                    ("model", "cnn".into()),
+                    ("method", "lutboost".into()),
+                    ("p_method_v", v.into()),
+                    ("hwmodel", hwmodel.into()),
+                    ("seed", 0i64.into()),
+                    ("accuracy", acc.into()),
+                    ("cycles", (cycles * v).into()),
+                ];
+                if hwmodel == "lut" {
+                    r.push(("p_hw_v", v.into()));
+                    r.push(("p_hw_lanes", 64i64.into()));
+                }
+                b.push(r);
+            }
+        }
+        let table = aggregate(&b.build().unwrap()).unwrap();
+        let suite = &suite_views(&table)[0];
+        let (model, hw) = (&suite.tables[0], &suite.tables[1]);
+        assert_eq!(names(model), ["configuration", "accuracy (%)", "seeds"]);
+        assert_eq!(column(model, "configuration"), ["v=4", "v=8"]);
+        // The first row of each group wins.
+        assert_eq!(column(model, "accuracy (%)"), ["86.00", "82.00"]);
+        assert_eq!(
+            names(hw),
+            ["configuration", "hw", "hw params", "cycles (k)"]
+        );
+        assert_eq!(column(hw, "configuration"), ["v=4", "v=4", "v=8", "v=8"]);
+        assert_eq!(column(hw, "hw"), ["lut", "systolic", "lut", "systolic"]);
+        assert_eq!(column(hw, "hw params"), ["v=4", "", "v=8", ""]);
+    }
+
+    /// cnn and a vit (its own `p_model_depth`), the vit trained with each of `vit_lrs`; 3
+    /// method configurations on 2 hardware models each.
+    fn two_models(vit_lrs: &[f64]) -> ConfigTable {
+        let mut variants = vec![("cnn", None, 0.01, 0.9)];
+        for &lr in vit_lrs {
+            variants.push(("vit", Some(4i64), lr, 0.8 + (lr - 0.01)));
+        }
+        let mut b = RowsBuilder::new();
+        for (model, depth, lr, base) in variants {
+            for (method, v) in [
+                ("ptq", None),
+                ("lutboost", Some(4i64)),
+                ("lutboost", Some(8)),
+            ] {
+                for (hw, cycles) in [("lut", 100i64), ("systolic", 300)] {
+                    let mut r: Vec<(&str, Val)> = vec![
+                        ("suite", "s".into()),
+                        ("model", model.into()),
+                        ("method", method.into()),
+                        ("hwmodel", hw.into()),
+                        ("seed", 0i64.into()),
+                        ("p_model_lr", lr.into()),
+                    ];
+                    if let Some(d) = depth {
+                        r.push(("p_model_depth", d.into()));
+                    }
+                    if let Some(v) = v {
+                        r.push(("p_method_v", v.into()));
+                    }
+                    let acc = base - 0.01 * v.unwrap_or(0) as f64;
+                    r.push(("accuracy", acc.into()));
+                    r.push(("baseline_accuracy", base.into()));
+                    r.push(("cycles", cycles.into()));
+                    b.push(r);
+                }
+            }
+        }
+        aggregate(&b.build().unwrap()).unwrap()
+    }
+
+    fn per_model(suite: &SuiteView) -> Vec<String> {
+        suite
+            .per_model
+            .iter()
+            .map(|m| {
+                let values: Vec<String> = m
+                    .values
+                    .iter()
+                    .map(|v| format!("{} = {}", v.key, v.value))
+                    .collect();
+                format!("{}: {}", m.model, values.join("; "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn model_params_between_models_are_listed_once() {
+        let table = two_models(&[0.01]);
+        let suite = &suite_views(&table)[0];
+        let (model, hw) = (&suite.tables[0], &suite.tables[1]);
+        // depth differs only between models, and each model has one baseline: listed per model.
+        assert_eq!(
+            names(model),
+            ["model", "configuration", "accuracy (%)", "seeds"]
+        );
+        assert_eq!(
+            per_model(suite),
+            [
+                "cnn: baseline accuracy = 90.00 %",
+                "vit: depth = 4; baseline accuracy = 80.00 %"
+            ]
+        );
+        assert_eq!(
+            column(model, "configuration"),
+            ["ptq", "lutboost v=4", "lutboost v=8"].repeat(2)
+        );
+        assert_eq!(names(hw), ["model", "configuration", "hw", "cycles"]);
+        let fixed: Vec<&str> = suite.fixed.iter().map(|f| f.key.as_str()).collect();
+        assert!(fixed.contains(&"lr"), "{fixed:?}");
+    }
+
+    #[test]
+    fn model_params_within_a_model_get_a_column() {
+        let table = two_models(&[0.01, 0.02]);
+        let suite = &suite_views(&table)[0];
+        let (model, hw) = (&suite.tables[0], &suite.tables[1]);
+        assert_eq!(
+            names(model),
+            [
+                "model",
+                "model params",
+                "configuration",
+                "accuracy (%)",
+                "baseline accuracy (%)",
+                "seeds"
+            ]
+        );
+        assert_eq!(
+            column(model, "model params"),
+            [
+                "", "", "", "lr=0.01", "lr=0.01", "lr=0.01", "lr=0.02", "lr=0.02", "lr=0.02"
+            ]
+        );
+        // The same columns in the hardware table.
+        assert_eq!(
+            names(hw),
+            ["model", "model params", "configuration", "hw", "cycles"]
+        );
+        assert_eq!(column(hw, "model params")[6..8], ["lr=0.01", "lr=0.01"]);
+        // lr differs within vit, so vit lists only its depth; cnn's one lr is listed once.
+        assert_eq!(per_model(suite), ["cnn: lr = 0.01", "vit: depth = 4"]);
+        assert!(model.caption.contains("model params column"));
+    }
+
+    #[test]
+    fn one_table_without_hardware_metrics() {
+        let mut b = RowsBuilder::new();
+        for (v, acc) in [(4i64, 0.9), (8, 0.8)] {
+            b.push(vec![
+                ("suite", "s".into()),
+                ("method", "m".into()),
+                ("p_method_v", v.into()),
+                ("hwmodel", "lut".into()),
+                ("accuracy", acc.into()),
+            ]);
+        }
+        let table = aggregate(&b.build().unwrap()).unwrap();
+        let suite = &suite_views(&table)[0];
+        assert_eq!(suite.tables.len(), 1);
+        assert_eq!(suite.tables[0].title, MODEL_TITLE);
+        assert_eq!(
+            names(&suite.tables[0]),
+            ["configuration", "accuracy (%)", "seeds"]
+        );
+        assert_eq!(column(&suite.tables[0], "configuration"), ["v=4", "v=8"]);
     }
 }

@@ -145,7 +145,8 @@ fn report_html_renders_in_chromium() {
     assert!(dom.contains(&headline), "missing `{headline}` in {dom}");
     assert!(dom.contains(r#"id="quick-banner""#));
     assert_eq!(dom.matches("<table class=\"claims sortable\"").count(), 1);
-    assert_eq!(dom.matches("<table class=\"results sortable\"").count(), 2);
+    // lut-dla-fixture: accuracy table + hardware table; survey-fixture: one table.
+    assert_eq!(dom.matches("<table class=\"results sortable\"").count(), 3);
     assert_eq!(dom.matches("<svg").count(), out.figures.len());
     assert_eq!(dom.matches("<tr class=\"holds\"").count(), s.holds);
     assert!(dom.contains("<figcaption>"));

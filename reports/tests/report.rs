@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use common::{assert_snapshot, check_xml, references_dir};
 use compbench_reports::fixture::{
-    RowsBuilder, Val, env_json, lut_dla_rows, write_fixture, write_run,
+    RowsBuilder, Val, env_json, hw_grid_rows, lut_dla_rows, write_fixture, write_run,
 };
 use compbench_reports::{Format, RenderOutput, render, render_many};
 
@@ -227,4 +227,86 @@ fn missing_rows_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let err = render(tmp.path(), &BOTH, &references_dir()).unwrap_err();
     assert!(err.to_string().contains("no rows.parquet"), "{err}");
+}
+
+/// The Markdown table under the heading `#### {title}`: header cells and body rows' cells.
+fn md_table(md: &str, title: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let heading = format!("#### {title}");
+    let lines: Vec<&str> = md
+        .lines()
+        .skip_while(|l| *l != heading)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(lines.len() >= 2, "no table under {heading}");
+    let cells = |l: &str| -> Vec<String> {
+        l.trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = cells(lines[0]);
+    let rows: Vec<Vec<String>> = lines[2..].iter().map(|l| cells(l)).collect();
+    for r in &rows {
+        assert_eq!(r.len(), header.len(), "{r:?} vs {header:?}");
+    }
+    (header, rows)
+}
+
+#[test]
+fn hardware_grid_splits_into_model_and_hardware_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hw-grid/run");
+    write_run(&dir, &mut hw_grid_rows().unwrap(), &env_json(false, 1.0)).unwrap();
+    let out = render(&dir, &BOTH, &references_dir()).unwrap();
+    let md = read(&out.markdown);
+
+    // 3 method configurations × 2 hardware designs.
+    let (header, rows) = md_table(&md, "Accuracy and CPU measurements");
+    assert_eq!(rows.len(), 3, "{md}");
+    assert_eq!(
+        header,
+        ["configuration", "accuracy (%)", "CPU latency (ms)", "seeds"]
+    );
+    // Two lutboost configurations that differ only in v get distinct configuration texts,
+    // the same as in the hardware table.
+    let model_configs: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(model_configs, ["lutboost v=4", "lutboost v=8", "ptq-w8a8"]);
+    let (header, rows) = md_table(&md, "Hardware costs");
+    assert_eq!(rows.len(), 6, "{md}");
+    assert_eq!(header, ["configuration", "hw", "cycles (k)", "energy (µJ)"]);
+    let configs: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        configs,
+        [
+            "lutboost v=4",
+            "lutboost v=4",
+            "lutboost v=8",
+            "lutboost v=8",
+            "ptq-w8a8",
+            "ptq-w8a8"
+        ]
+    );
+    let mut hw_configs: Vec<&str> = configs.clone();
+    hw_configs.dedup();
+    assert_eq!(hw_configs, model_configs);
+    // No hardware key in the model table, and no method parameter (`p_method_*`, short name
+    // `v`/`bits` or `method.v`/`method.bits`) or method identity column in either table.
+    let (model_header, _) = md_table(&md, "Accuracy and CPU measurements");
+    for h in &model_header {
+        assert!(!["hw", "hwmodel", "hw_label", "rows", "hw.rows"].contains(&h.as_str()));
+    }
+    for h in model_header.iter().chain(&header) {
+        assert!(
+            !["v", "bits", "method.v", "method.bits", "method", "label"].contains(&h.as_str())
+                && !h.starts_with("p_method_"),
+            "{h}"
+        );
+    }
+    assert!(md.contains("Fixed: model = cnn; dataset = fashion-mnist; hwmodel = systolic."));
+
+    let html = read(&out.html);
+    assert_eq!(html.matches("<table class=\"results sortable\"").count(), 2);
+    assert!(html.contains("<h4>Accuracy and CPU measurements</h4>"));
+    assert!(html.contains("<h4>Hardware costs</h4>"));
 }
