@@ -1,5 +1,6 @@
 //! Prints LUT-vs-equal-throughput-systolic efficiency ratios over (metric, v, c) on the CNN and
-//! ViT workloads: `cargo run --release -p compbench-hwmodels --example lut_ratios`.
+//! ViT workloads: `cargo run --release --example lut_ratios [-- --on-chip] [--batch N]`
+//! (`--batch` prices the network on N images at once, `Workload::at_batch`).
 
 use compbench_core::{HwDesign, Params, Value, VqMetric, Workload};
 use compbench_hwmodels::lut::{LUT_PARAMS, LutDesign, equal_throughput_systolic};
@@ -7,11 +8,17 @@ use compbench_hwmodels::systolic::SystolicDesign;
 use compbench_hwmodels::workloads::{builtin, vq_layers_only};
 
 fn main() {
-    let on_chip = std::env::args().any(|a| a == "--on-chip");
+    let args: Vec<String> = std::env::args().collect();
+    let on_chip = args.iter().any(|a| a == "--on-chip");
+    let batch: u64 = args
+        .iter()
+        .position(|a| a == "--batch")
+        .and_then(|i| args.get(i + 1))
+        .map_or(1, |b| b.parse().expect("--batch takes a positive integer"));
     println!("| workload | scope | metric | v | c | power-eff × | area-eff × | LUT µs | sys µs |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for wl in ["cnn-lut", "vit-lut"] {
-        let full = builtin(wl).unwrap();
+        let full = builtin(wl).unwrap().at_batch(batch);
         for (scope, w) in [
             ("vq layers", vq_layers_only(&full)),
             ("network", full.clone()),

@@ -260,6 +260,22 @@ impl Workload {
         }
     }
 
+    /// The same network run on `batch`× as many images at once: every GEMM's `m` and every
+    /// non-linear op's element count scale by `batch`, and weights are shared across the batch
+    /// (what batching buys an accelerator: weight and table loads amortize over more rows).
+    /// `DeployedModel::workload(b)` equals `workload(1).at_batch(b)` for every zoo model (tested
+    /// in compbench-nn), so results priced at any batch come from one stored batch-1 IR.
+    pub fn at_batch(&self, batch: u64) -> Workload {
+        let mut w = self.clone();
+        for l in &mut w.layers {
+            match &mut l.op {
+                Op::Gemm(g) => g.m *= batch,
+                Op::Nonlinear(n) => n.elements *= batch,
+            }
+        }
+        w
+    }
+
     /// Dense multiply-accumulates over all GEMM layers, repeats included.
     pub fn macs(&self) -> u64 {
         self.gemms().map(|(l, g)| g.macs() * l.repeats).sum()

@@ -85,3 +85,15 @@ fn vit_macs_attention_and_nonlinear_counts() {
         .sum();
     assert_eq!(w.weight_bits(), kn as f64 * 32.0);
 }
+
+/// The runner stores batch-1 IR and prices it at the suite's `hw_batch`: scaling must give
+/// exactly the IR the deployed model emits for that batch.
+#[test]
+fn batch_scaling_equals_the_deployed_ir_at_that_batch() {
+    for cfg in [ModelConfig::mlp(), ModelConfig::cnn(), ModelConfig::vit()] {
+        let one = workload(&cfg, 1);
+        for b in [1u64, 2, 7, 64] {
+            assert_eq!(one.at_batch(b), workload(&cfg, b), "{:?} at batch {b}", cfg.kind);
+        }
+    }
+}
