@@ -144,19 +144,29 @@ macro_rules! row {
 const NOTE_LUT: &str = "approximate: activations vector-quantised (argmin over c centroids \
                         per v-element sub-vector), products read from a lookup table";
 
-/// Hardware metrics of one hardware label for a workload scaled by `w`.
-fn hw(label: &str, w: f64, eff: f64) -> Vec<(&'static str, Val)> {
-    let (model, opj, opsmm2, lat) = match label {
+/// Hardware metrics of one hardware label for a workload scaled by `w`, priced at `batch` 1 or
+/// 16 (where weight and table loads amortize: the LUT design gains more).
+fn hw(label: &str, w: f64, eff: f64, batch: i64) -> Vec<(&'static str, Val)> {
+    let (model, mut opj, mut opsmm2, mut lat) = match label {
         "lut" => ("lut", 6.0e11 * eff, 9.0e11 * eff, 1.0e-4 / eff),
         "int8-systolic" => ("systolic", 2.0e11, 4.0e10, 2.0e-4),
         _ => ("systolic", 8.0e10, 1.5e10, 4.0e-4),
     };
+    let mut w = w;
+    if batch > 1 {
+        let gain = if model == "lut" { 2.0 } else { 1.5 };
+        opj *= gain;
+        opsmm2 *= gain;
+        lat /= gain; // same design: same area and power
+        w *= batch as f64;
+    }
     let ops = 2.0e7 * w;
     let energy_j = ops / opj;
     let latency = lat * w;
     row![
         "hwmodel" => model,
         "hw_label" => label,
+        "hw_batch" => batch,
         "cycles" => (latency * 1.0e9) as i64,
         "latency_s" => latency,
         "energy_pj" => energy_j * 1e12,
@@ -182,14 +192,23 @@ fn env_cols(quick: bool) -> Vec<(&'static str, Val)> {
 }
 
 /// A LUT-DLA-like table: CNN and ViT, PTQ int8 on int8/fp16 systolic arrays, LUTBoost over
-/// v ∈ {4, 8}, c ∈ {8, 16}, metric ∈ {l2, l1, chebyshev}, a stages 1-4 ablation; 2 seeds.
+/// v ∈ {4, 8}, c ∈ {8, 16}, metric ∈ {l2, l1, chebyshev}, a stages 1-4 ablation; 2 seeds;
+/// every experiment priced at `hw_batch` 1 and 16.
 pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
     let mut b = RowsBuilder::new();
     let mut exp = 0u64;
-    let mut push = |b: &mut RowsBuilder, mut row: Vec<(&'static str, Val)>| {
+    // One experiment: its model-side columns, priced by `hw_cols(batch)` at batch 1 and 16.
+    let mut push = |b: &mut RowsBuilder,
+                    row: Vec<(&'static str, Val)>,
+                    hw_cols: &dyn Fn(i64) -> Vec<(&'static str, Val)>| {
         exp += 1;
-        row.insert(2, ("experiment", Val::S(format!("{exp:016x}"))));
-        b.push(row);
+        for batch in [1, 16] {
+            let mut r = row.clone();
+            r.insert(2, ("experiment", Val::S(format!("{exp:016x}"))));
+            r.extend(hw_cols(batch));
+            r.extend(env_cols(true));
+            b.push(r);
+        }
     };
     for seed in 0..2i64 {
         let jitter = (seed as f64 - 0.5) * 0.1;
@@ -197,7 +216,7 @@ pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
             // PTQ int8 baseline, priced on two systolic arrays.
             for label in ["int8-systolic", "fp16-systolic"] {
                 let drop = if model == "cnn" { 0.2 } else { 0.4 } + jitter;
-                let mut r = row![
+                let r = row![
                     "suite" => "lut-dla-fixture", "paper" => "lut-dla",
                     "model" => model, "dataset" => "fashion-mnist", "method" => "ptq",
                     "label" => "ptq-w8a8", "seed" => seed,
@@ -206,9 +225,8 @@ pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
                     "accuracy_drop" => drop, "bits_per_weight" => 8.0,
                     "train_s" => 1.5,
                 ];
-                r.extend(hw(label, if model == "cnn" { 1.0 } else { 2.0 }, 1.0));
-                r.extend(env_cols(true));
-                push(&mut b, r);
+                let w = if model == "cnn" { 1.0 } else { 2.0 };
+                push(&mut b, r, &|batch| hw(label, w, 1.0, batch));
             }
             let mut lut = |v: i64, c: i64, metric: &str, stages: i64, drop: f64| {
                 let eff = ((v as f64) / 4.0).sqrt()
@@ -219,7 +237,7 @@ pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
                         _ => 1.25,
                     };
                 let drop = drop + jitter;
-                let mut r = row![
+                let r = row![
                     "suite" => "lut-dla-fixture", "paper" => "lut-dla",
                     "model" => model, "dataset" => "fashion-mnist", "method" => "lutboost",
                     "label" => "lutboost", "seed" => seed,
@@ -230,9 +248,8 @@ pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
                     "train_s" => 12.0 * stages as f64,
                     "method_note" => NOTE_LUT,
                 ];
-                r.extend(hw("lut", if model == "cnn" { 1.0 } else { 2.0 }, eff));
-                r.extend(env_cols(true));
-                push(&mut b, r);
+                let w = if model == "cnn" { 1.0 } else { 2.0 };
+                push(&mut b, r, &|batch| hw("lut", w, eff, batch));
             };
             if model == "cnn" {
                 for metric in ["l2", "l1", "chebyshev"] {

@@ -9,15 +9,15 @@ use crate::error::ReportError;
 use crate::stats;
 
 /// Identity columns of docs/results-schema.md; with the `p_*` columns they define a
-/// configuration.
+/// configuration. (`hw_batch` is an integer, but a key: the batch a row was priced at.)
 pub const IDENTITY_COLUMNS: &[&str] = &[
-    "suite", "paper", "model", "dataset", "method", "label", "hwmodel", "hw_label",
+    "suite", "paper", "model", "dataset", "method", "label", "hwmodel", "hw_label", "hw_batch",
 ];
-/// True for the key columns that name the hardware a row was priced on: `hwmodel`, `hw_label`
-/// and every `p_hw_*` parameter. One experiment has one row per hardware design; every other
-/// key is the same on all of them.
+/// True for the key columns that name the hardware a row was priced on: `hwmodel`, `hw_label`,
+/// `hw_batch` and every `p_hw_*` parameter. One experiment has one row per hardware design and
+/// pricing batch; every other key is the same on all of them.
 pub fn hardware_key(column: &str) -> bool {
-    matches!(column, "hwmodel" | "hw_label") || column.starts_with("p_hw_")
+    matches!(column, "hwmodel" | "hw_label" | "hw_batch") || column.starts_with("p_hw_")
 }
 
 /// Environment columns: constant per run, never part of a configuration.
@@ -374,6 +374,29 @@ impl ConfigTable {
             .collect()
     }
 
+    /// Keeps one row per model-side configuration (the first): rows that differ only in
+    /// hardware keys ([`hardware_key`]) other than key column `keep` are one experiment priced
+    /// on several designs or batches, with the same model-side metrics (accuracy), which must
+    /// count once.
+    pub fn model_configs(&self, rows: &[usize], keep: Option<usize>) -> Vec<usize> {
+        let model_keys: Vec<usize> = (0..self.keys.len())
+            .filter(|&k| Some(k) == keep || !hardware_key(&self.keys[k]))
+            .collect();
+        let mut seen: std::collections::HashSet<Vec<Option<&str>>> =
+            std::collections::HashSet::new();
+        rows.iter()
+            .copied()
+            .filter(|&r| {
+                seen.insert(
+                    model_keys
+                        .iter()
+                        .map(|&k| self.rows[r].keys[k].as_deref())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Names the given rows by their varying keys (`lutboost v=4 c=16`), in key order;
     /// identity columns print bare values, parameters `name=value`. Keys in `skip` are left out.
     pub fn describe(&self, rows: &[usize], skip: &[&str]) -> Vec<String> {
@@ -390,7 +413,7 @@ impl ConfigTable {
                     .filter_map(|&k| {
                         let v = self.rows[r].keys[k].as_deref()?;
                         let name = &self.keys[k];
-                        Some(if name.starts_with("p_") {
+                        Some(if name.starts_with("p_") || name == "hw_batch" {
                             format!("{}={v}", short_key(name, &names))
                         } else {
                             v.to_string()

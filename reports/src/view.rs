@@ -513,7 +513,8 @@ fn key_columns(
             && !identity.contains(&n)
             && !matches!(n, "suite" | "method" | "label")
     });
-    let hw_params = select(&|n| n.starts_with("p_hw_"));
+    // The pricing batch is shown with the design's parameters (`hw_batch=16`).
+    let hw_params = select(&|n| n.starts_with("p_hw_") || n == "hw_batch");
     let by_model = ids(&["model"]);
     let per_method = varying_within(table, rows, &method_params, &ids(&["method"]));
     let model_within = varying_within(table, rows, &model_params, &by_model);
@@ -770,7 +771,7 @@ fn params_text(table: &ConfigTable, r: usize, keys: &[usize], others: &[&str]) -
         .filter_map(|&k| {
             let v = table.rows[r].keys[k].as_deref()?;
             let name = &table.keys[k];
-            Some(if name.starts_with("p_") {
+            Some(if name.starts_with("p_") || name == "hw_batch" {
                 format!("{}={v}", short_key(name, others))
             } else {
                 v.to_string()
@@ -1174,6 +1175,49 @@ mod tests {
         assert_eq!(column(hw, "configuration"), ["v=4", "v=4", "v=8", "v=8"]);
         assert_eq!(column(hw, "hw"), ["lut", "systolic", "lut", "systolic"]);
         assert_eq!(column(hw, "hw params"), ["v=4", "", "v=8", ""]);
+    }
+
+    #[test]
+    fn hw_batch_is_a_hardware_column_or_fixed() {
+        // Two configurations on one design, priced at each of `batches`.
+        let table = |batches: &[i64]| {
+            let mut b = RowsBuilder::new();
+            for v in [4i64, 8] {
+                for &batch in batches {
+                    b.push(vec![
+                        ("suite", "s".into()),
+                        ("method", "lutboost".into()),
+                        ("p_method_v", v.into()),
+                        ("hwmodel", "lut".into()),
+                        ("hw_batch", batch.into()),
+                        ("seed", 0i64.into()),
+                        ("accuracy", (0.9 - 0.01 * v as f64).into()),
+                        ("cycles", (100 * v * batch).into()),
+                    ]);
+                }
+            }
+            aggregate(&b.build().unwrap()).unwrap()
+        };
+        let t = table(&[1, 16]);
+        let suite = &suite_views(&t)[0];
+        let (model, hw) = (&suite.tables[0], &suite.tables[1]);
+        // Accuracy once per configuration, whatever the batch.
+        assert_eq!(column(model, "configuration"), ["v=4", "v=8"]);
+        assert_eq!(names(hw), ["configuration", "hw params", "cycles (k)"]);
+        assert_eq!(
+            column(hw, "hw params"),
+            ["hw_batch=1", "hw_batch=16", "hw_batch=1", "hw_batch=16"]
+        );
+        // One batch: listed once with the fixed values.
+        let t = table(&[16]);
+        let suite = &suite_views(&t)[0];
+        let fixed: Vec<String> = suite
+            .fixed
+            .iter()
+            .map(|f| format!("{}={}", f.key, f.value))
+            .collect();
+        assert!(fixed.contains(&"hw_batch=16".to_string()), "{fixed:?}");
+        assert!(!names(&suite.tables[1]).contains(&"hw params"));
     }
 
     /// cnn and a vit (its own `p_model_depth`), the vit trained with each of `vit_lrs`; 3

@@ -59,6 +59,7 @@ impl Observer for Progress {
                 cached,
                 baselines,
                 hw_configs,
+                hw_batches,
             } => {
                 let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.total = total;
@@ -73,8 +74,14 @@ impl Observer for Progress {
                 } else {
                     String::new()
                 };
+                let batches = if hw_configs > 0 && hw_batches != [1] {
+                    let list: Vec<String> = hw_batches.iter().map(u64::to_string).collect();
+                    format!(" at batch {}", list.join(", "))
+                } else {
+                    String::new()
+                };
                 self.line(&format!(
-                    "{total} experiments{cached_note}: {todo} to run, {baselines} baseline(s) to train or load, {hw_configs} hardware configuration(s)"
+                    "{total} experiments{cached_note}: {todo} to run, {baselines} baseline(s) to train or load, {hw_configs} hardware configuration(s){batches}"
                 ));
             }
             Event::DataLoaded {

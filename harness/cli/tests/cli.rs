@@ -106,6 +106,19 @@ fn validate_exit_codes_and_messages() {
         !sb.path().join("results").exists(),
         "nothing may be written for an invalid suite"
     );
+    // Pricing batches are counted when there is more than batch 1.
+    let batched = sb.write(
+        "batched.yaml",
+        &suite_text("batched", 2, 1).replace("seeds:", "hw_batch: [1, 16]\nseeds:"),
+    );
+    let out = sb.run(&["validate", batched.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("× 1 hardware configuration(s) × 2 pricing batches (1, 16)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&sb.run(&["validate", good.to_str().unwrap()]).stdout).contains("batch"));
     // JSON for scripts.
     let out = sb.run(&["validate", "--json", bad.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -139,13 +139,16 @@ pub fn native_conv2d(
 }
 
 /// The exact float non-linear op on `[rows, cols]`.
+///
+/// GELU and softmax use the fused ops of [`crate::fused`] (same forward values as burn's,
+/// faster backward on burn-flex; burn's own ops on any other backend or dtype).
 pub fn exact_nonlinear(kind: NonlinearKind, x: Tensor<2>) -> Tensor<2> {
     use burn::tensor::activation;
     match kind {
         NonlinearKind::Relu => activation::relu(x),
-        NonlinearKind::Gelu => activation::gelu(x),
+        NonlinearKind::Gelu => crate::fused::gelu(x),
         NonlinearKind::Silu => activation::silu(x),
-        NonlinearKind::Softmax => activation::softmax(x, 1),
+        NonlinearKind::Softmax => crate::fused::softmax_last(x),
         NonlinearKind::LayerNorm => {
             let (var, mean) = x.clone().var_mean_bias(1);
             (x - mean) / (var + 1e-5).sqrt()

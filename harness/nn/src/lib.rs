@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod data;
 pub mod deployed;
+pub mod fused;
 pub mod hooks;
 pub mod identity;
 pub mod kernels;

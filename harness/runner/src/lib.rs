@@ -10,8 +10,9 @@
 //! Architecture invariants:
 //! * A finished experiment is on disk (one flushed journal line) before it counts as done, so
 //!   a killed run loses only running experiments and the same command resumes.
-//! * Hardware is priced from the journaled Workload IR when the table is written, so adding
-//!   a hardware configuration to a suite never reruns an experiment.
+//! * Hardware is priced from the journaled (batch-1) Workload IR when the table is written, at
+//!   each of the suite's `hw_batch` sizes, so adding a hardware configuration or a pricing
+//!   batch to a suite never reruns an experiment.
 //! * One writer per results directory (an OS file lock).
 //! * No printing: progress goes to an [`Observer`].
 
@@ -231,6 +232,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         cached: plan.experiments.len() - pending.len(),
         baselines: groups.len(),
         hw_configs: plan.hw_configs.len(),
+        hw_batches: &plan.hw_batches,
     });
 
     let journal = journal::Journal::open(out).map_err(io_err(out))?;
@@ -335,16 +337,20 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         records.push(r);
     }
     let environment = Environment::collect(threads);
+    // Every (hardware configuration, pricing batch) pair; batches vary fastest.
     let hw_cols: Vec<HwColumn> = plan
         .hw_configs
         .iter()
         .zip(&designs)
-        .map(|(h, d)| HwColumn {
-            id: &h.id,
-            label: &h.label,
-            model: compbench_registry::hwmodel(&h.id).expect("looked up in build_hw"),
-            params: &h.params,
-            design: d.as_ref(),
+        .flat_map(|(h, d)| {
+            plan.hw_batches.iter().map(move |&batch| HwColumn {
+                id: &h.id,
+                label: &h.label,
+                model: compbench_registry::hwmodel(&h.id).expect("looked up in build_hw"),
+                params: &h.params,
+                design: d.as_ref(),
+                batch,
+            })
         })
         .collect();
     let ctx = TableContext {
@@ -396,6 +402,7 @@ fn write_env(
         "timestamp": env::now_rfc3339(),
         "wall_s": summary.wall_s,
         "latency_batch": 1,
+        "hw_batch": if plan.hw_configs.is_empty() { json!(null) } else { json!(plan.hw_batches) },
         "datasets": data.iter().map(|(k, s)| (k.clone(), json!({
             "fingerprint": s.fingerprint, "train": s.train.len(), "test_examples": s.test.len(),
         }))).collect::<serde_json::Map<_, _>>(),

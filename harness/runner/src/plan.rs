@@ -88,6 +88,9 @@ pub struct Plan {
     pub total: usize,
     pub experiments: Vec<Planned>,
     pub hw_configs: Vec<Point>,
+    /// Batch sizes every hardware configuration prices at (the suite's `hw_batch` in this
+    /// mode). Not part of any experiment id or cache key: pricing is redone from the journal.
+    pub hw_batches: Vec<u64>,
 }
 
 impl Plan {
@@ -104,6 +107,7 @@ impl Plan {
             .collect();
         Plan {
             hw_configs: suite.hw_configs(settings.mode),
+            hw_batches: suite.hw_batches(settings.mode).to_vec(),
             total,
             experiments,
             settings,
@@ -130,7 +134,8 @@ pub fn experiment_id(e: &Experiment, mode: Mode) -> String {
 
 /// The cache key of an experiment's result: its configuration, the code version, and the
 /// identity of the data it ran on (plus the run-wide subsets that change its numbers).
-/// Hardware configurations are not part of it: pricing is redone from the cached workload.
+/// Hardware configurations and pricing batches (`hw_batch`) are not part of it: pricing is
+/// redone from the cached workload.
 pub fn cache_key(
     e: &Experiment,
     mode: Mode,

@@ -10,6 +10,8 @@ pub enum Event<'a> {
         cached: usize,
         baselines: usize,
         hw_configs: usize,
+        /// Batch sizes each hardware configuration is priced at.
+        hw_batches: &'a [u64],
     },
     DataLoaded {
         dataset: &'a str,

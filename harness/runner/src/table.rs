@@ -23,32 +23,42 @@ pub struct TableContext<'a> {
     pub quick: bool,
 }
 
-/// A built hardware configuration.
+/// A built hardware configuration at one pricing batch (the suite's `hw_batch`).
 pub struct HwColumn<'a> {
     pub id: &'a str,
     pub label: &'a str,
     pub model: &'a dyn HwModel,
     pub params: &'a Params,
     pub design: &'a dyn HwDesign,
+    /// Images per inference the workload is priced at (the `hw_batch` column).
+    pub batch: u64,
 }
 
 impl HwColumn<'_> {
-    /// Price `m`'s workload on this configuration, specialized to the workload when the model
-    /// generates its hardware for the network (`HwModel::specialize`). Returns the parameters
-    /// of the design that priced it.
+    /// Price `m`'s workload, scaled from the journaled batch-1 IR to `self.batch`
+    /// (`Workload::at_batch`), on this configuration, specialized to the workload when the
+    /// model generates its hardware for the network (`HwModel::specialize`). Returns the
+    /// parameters of the design that priced it.
     fn price(&self, m: &Measured) -> (Params, HwReport) {
-        let params = self.model.specialize(self.params, &m.workload);
+        let scaled;
+        let w = if self.batch == 1 {
+            &m.workload
+        } else {
+            scaled = m.workload.at_batch(self.batch);
+            &scaled
+        };
+        let params = self.model.specialize(self.params, w);
         if &params == self.params {
-            return (params, self.design.eval(&m.workload));
+            return (params, self.design.eval(w));
         }
         match self.model.build(&params) {
             Ok(design) => {
-                let report = design.eval(&m.workload);
+                let report = design.eval(w);
                 (params, report)
             }
             // specialize() returns resolved parameters, so this is a model bug; price with the
             // suite's design rather than lose the row.
-            Err(_) => (self.params.clone(), self.design.eval(&m.workload)),
+            Err(_) => (self.params.clone(), self.design.eval(w)),
         }
     }
 }
@@ -96,8 +106,9 @@ impl Row<'_> {
     }
 }
 
-/// Build the table: one row per (successful experiment, hardware configuration), experiments
-/// in `records` order; one row with empty `hwmodel` per experiment when there is no hardware.
+/// Build the table: one row per (successful experiment, hardware column), experiments in
+/// `records` order (a hardware column is one configuration at one `hw_batch`); one row with
+/// empty `hwmodel` and null `hw_batch` per experiment when there is no hardware.
 pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> PolarsResult<DataFrame> {
     let mut rows: Vec<Row> = Vec::new();
     for r in records {
@@ -141,6 +152,12 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
         r.hw.as_ref()
             .map_or(String::new(), |(h, _, _)| h.label.to_string())
     }));
+    cols.push(Column::new(
+        "hw_batch".into(),
+        rows.iter()
+            .map(|r| r.hw.as_ref().map(|(h, _, _)| h.batch))
+            .collect::<Vec<Option<u64>>>(),
+    ));
     cols.push(Column::new(
         "seed".into(),
         rows.iter()
@@ -313,9 +330,9 @@ pub fn read(dir: &Path) -> PolarsResult<DataFrame> {
 }
 
 /// Stack tables whose columns may differ: the union of columns (first-seen order; a column
-/// missing from one table is null there), rows deduplicated on (experiment, hw_label) keeping
-/// the first. Shards of one run partition the experiments, so nothing is dropped there; a
-/// directory given twice is.
+/// missing from one table is null there), rows deduplicated on the experiment and its hardware
+/// (`hw_label`, `hw_batch`, every `p_hw_*`), keeping the first. Shards of one run partition the
+/// experiments, so nothing is dropped there; a directory given twice is.
 pub fn concat(tables: &[DataFrame]) -> PolarsResult<DataFrame> {
     let mut names: Vec<PlSmallStr> = Vec::new();
     let mut types: BTreeMap<PlSmallStr, DataType> = BTreeMap::new();
@@ -367,15 +384,32 @@ pub fn concat(tables: &[DataFrame]) -> PolarsResult<DataFrame> {
 }
 
 fn dedupe(df: DataFrame) -> PolarsResult<DataFrame> {
-    let (Ok(e), Ok(h)) = (df.column("experiment"), df.column("hw_label")) else {
+    if df.column("experiment").is_err() {
         return Ok(df);
-    };
-    let (e, h) = (e.str()?, h.str()?);
-    let mut seen = std::collections::HashSet::new();
-    let mask: BooleanChunked = e
+    }
+    // The row identity: the experiment and every column naming the hardware it was priced on.
+    let key_cols = df
+        .columns()
         .iter()
-        .zip(h.iter())
-        .map(|(a, b)| Some(seen.insert((a.map(str::to_string), b.map(str::to_string)))))
+        .filter(|c| {
+            let n = c.name().as_str();
+            matches!(n, "experiment" | "hw_label" | "hw_batch") || n.starts_with("p_hw_")
+        })
+        .map(|c| c.cast(&DataType::String))
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    let key_cols = key_cols
+        .iter()
+        .map(|c| c.str().cloned())
+        .collect::<PolarsResult<Vec<StringChunked>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    let mask: BooleanChunked = (0..df.height())
+        .map(|i| {
+            let key: Vec<Option<String>> = key_cols
+                .iter()
+                .map(|c| c.get(i).map(str::to_string))
+                .collect();
+            Some(seen.insert(key))
+        })
         .collect();
     df.filter(&mask)
 }

@@ -277,6 +277,7 @@ fn table_has_the_schema_columns_in_order() {
             model: compbench_registry::hwmodel("systolic").unwrap(),
             params: &p1,
             design: &d1,
+            batch: 1,
         },
         HwColumn {
             id: "systolic",
@@ -284,6 +285,7 @@ fn table_has_the_schema_columns_in_order() {
             model: compbench_registry::hwmodel("systolic").unwrap(),
             params: &p1,
             design: &d2,
+            batch: 1,
         },
     ];
     let e = env();
@@ -318,6 +320,7 @@ fn table_has_the_schema_columns_in_order() {
         "label",
         "hwmodel",
         "hw_label",
+        "hw_batch",
         "seed",
         "p_method_bits",
         "p_hw_rows",
@@ -380,6 +383,7 @@ fn merge_joins_shards_and_drops_duplicates() {
         model: compbench_registry::hwmodel("systolic").unwrap(),
         params: &p,
         design: &d,
+        batch: 1,
     }];
     let ctx = TableContext {
         suite: "t",

@@ -33,6 +33,15 @@ impl Suite {
         }
     }
 
+    /// Batch sizes hardware is priced at in `mode`: the quick block's list in quick mode if it
+    /// has one, else the suite's (`[1]` when the suite gives none).
+    pub fn hw_batches(&self, mode: Mode) -> &[u64] {
+        match (mode, &self.quick.hw_batch) {
+            (Mode::Quick, Some(b)) => b,
+            _ => &self.hw_batch,
+        }
+    }
+
     /// Every experiment, ordered dataset → model → model point → seed → method → method point,
     /// so experiments sharing a baseline are neighbours.
     pub fn experiments(&self, mode: Mode, seed_override: Option<u64>) -> Vec<Experiment> {

@@ -26,6 +26,7 @@
 //!       - { a_bits: [8, 8], per_channel: [true, false] }
 //! hwmodels:
 //!   - { id: systolic, label: int8-systolic, params: { rows: 16 } }
+//! hw_batch: [1, 16]               # optional: batch sizes hardware is priced at (default 1)
 //! seeds: [0, 1]                   # every experiment runs once per seed
 //! metrics: [accuracy, energy_pj]  # optional: what reports show first
 //! quick:                          # used by --quick
@@ -55,6 +56,9 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// The most experiments a suite may expand to (in either mode).
 pub const MAX_EXPERIMENTS: u64 = 100_000;
+
+/// The largest batch a suite may price hardware at (`hw_batch`).
+pub const MAX_HW_BATCH: u64 = 1_000_000;
 
 /// Suite files larger than this are refused (a suite is a page of YAML).
 pub const MAX_SUITE_BYTES: usize = 1 << 20;
@@ -113,6 +117,9 @@ pub struct Suite {
     pub methods: Vec<Entry>,
     /// Empty when the suite prices no hardware.
     pub hwmodels: Vec<Entry>,
+    /// Batch sizes every hardware configuration prices the workload at (`hw_batch`, default
+    /// `[1]`): one results row per (experiment, hardware configuration, batch).
+    pub hw_batch: Vec<u64>,
     pub seeds: Vec<u64>,
     pub metrics: Vec<String>,
     pub quick: Quick,
@@ -144,6 +151,8 @@ impl Entry {
 pub struct Quick {
     /// Replaces `seeds` in quick mode.
     pub seeds: Option<Vec<u64>>,
+    /// Replaces `hw_batch` in quick mode.
+    pub hw_batch: Option<Vec<u64>>,
     /// Test examples used for accuracy in quick mode (the first n); all when `None`.
     pub test_subset: Option<usize>,
     /// Training examples used in quick mode (the first n); all when `None`.

@@ -28,6 +28,9 @@ pub(crate) struct RawSuite {
     pub methods: S<Vec<S<RawEntry>>>,
     #[serde(default)]
     pub hwmodels: Option<S<Vec<S<RawEntry>>>>,
+    /// Batch sizes hardware is priced at: an integer or a list (checked in `validate`).
+    #[serde(default)]
+    pub hw_batch: Option<S<ParamValue>>,
     pub seeds: S<Vec<S<i64>>>,
     #[serde(default)]
     pub metrics: Option<S<Vec<S<String>>>>,
@@ -55,6 +58,8 @@ pub(crate) struct RawEntry {
 pub(crate) struct RawQuick {
     #[serde(default)]
     pub seeds: Option<S<Vec<S<i64>>>>,
+    #[serde(default)]
+    pub hw_batch: Option<S<ParamValue>>,
     #[serde(default)]
     pub test_subset: Option<S<i64>>,
     #[serde(default)]

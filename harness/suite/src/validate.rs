@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, Section};
 use crate::diag::{Diagnostic, SuiteErrors};
 use crate::grid::{Axis, Grid, MAX_POINTS};
 use crate::raw::{LabeledMap, ParamMap, ParamValue, RawEntry, RawQuick, RawSuite, S};
-use crate::{Entry, MAX_EXPERIMENTS, METRICS, Quick, SCHEMA_VERSION, Suite};
+use crate::{Entry, MAX_EXPERIMENTS, MAX_HW_BATCH, METRICS, Quick, SCHEMA_VERSION, Suite};
 
 /// Collects diagnostics for one file.
 pub(crate) struct Diags<'f> {
@@ -67,6 +67,7 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
 
     let datasets = check_datasets(&mut d, &raw.datasets, catalog);
     let seeds = check_seeds(&mut d, &raw.seeds, "seeds");
+    let hw_batch = check_hw_batch(&mut d, raw.hw_batch.as_ref(), "hw_batch");
     let metrics = check_metrics(&mut d, raw.metrics.as_ref());
 
     let models = check_section(&mut d, Section::Models, Some(&raw.models), catalog);
@@ -77,6 +78,22 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
     let (mut models, mut methods, mut hwmodels) = (models, methods, hwmodels);
     if let Some(q) = &raw.quick {
         quick = check_quick(&mut d, &q.value, &mut models, &mut methods, &mut hwmodels);
+    }
+
+    if raw.hwmodels.is_none() {
+        let quick_batch = raw.quick.as_ref().and_then(|q| q.value.hw_batch.as_ref());
+        for (given, field) in [
+            (raw.hw_batch.as_ref(), "hw_batch"),
+            (quick_batch, "quick.hw_batch"),
+        ] {
+            if let Some(b) = given {
+                d.at(
+                    &b.referenced,
+                    field,
+                    "the suite prices no hardware: add `hwmodels` or drop `hw_batch`",
+                );
+            }
+        }
     }
 
     // Resolve every point (defaults filled) in both modes, then the cross-parameter checks.
@@ -93,6 +110,7 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
             datasets.len(),
             &seeds,
             quick.seeds.as_deref(),
+            (hw_batch.as_deref(), quick.hw_batch.as_deref()),
             &models,
             &methods,
             &hwmodels,
@@ -112,20 +130,23 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
         models: models.into_iter().map(|e| e.entry).collect(),
         methods: methods.into_iter().map(|e| e.entry).collect(),
         hwmodels: hwmodels.into_iter().map(|e| e.entry).collect(),
+        hw_batch: hw_batch.unwrap_or_else(|| vec![1]),
         seeds,
         metrics,
         quick,
     })
 }
 
-/// The whole suite must stay a size a machine can plan: experiments and hardware
-/// configurations are counted in both modes.
+/// The whole suite must stay a size a machine can plan: experiments and priced hardware
+/// configurations (× pricing batches) are counted in both modes.
+#[allow(clippy::too_many_arguments)]
 fn check_totals(
     d: &mut Diags,
     at: &Location,
     datasets: usize,
     seeds: &[u64],
     quick_seeds: Option<&[u64]>,
+    (batches, quick_batches): (Option<&[u64]>, Option<&[u64]>),
     models: &[Draft],
     methods: &[Draft],
     hwmodels: &[Draft],
@@ -146,8 +167,15 @@ fn check_totals(
         if experiments > MAX_EXPERIMENTS {
             d.at(at, "", format!("the suite expands to {experiments} experiments in {mode} mode; the limit is {MAX_EXPERIMENTS}"));
         }
-        if pts(hwmodels) > MAX_POINTS {
-            d.at(at, "", format!("the suite has {} hardware configurations in {mode} mode; the limit is {MAX_POINTS}", pts(hwmodels)));
+        let nbatches = if full {
+            batches
+        } else {
+            quick_batches.or(batches)
+        }
+        .map_or(1, |b| b.len()) as u64;
+        let priced = pts(hwmodels).saturating_mul(nbatches);
+        if priced > MAX_POINTS {
+            d.at(at, "", format!("the suite has {priced} (hardware configuration, hw_batch) pairs in {mode} mode; the limit is {MAX_POINTS}"));
         }
     }
 }
@@ -213,6 +241,57 @@ fn check_seeds(d: &mut Diags, raw: &S<Vec<S<i64>>>, field: &str) -> Vec<u64> {
         }
     }
     out
+}
+
+/// `hw_batch`: a positive integer or a non-empty list of distinct ones, at most
+/// [`MAX_HW_BATCH`]. `None` when absent (or when it has errors, which are reported).
+fn check_hw_batch(d: &mut Diags, raw: Option<&S<ParamValue>>, field: &str) -> Option<Vec<u64>> {
+    let raw = raw?;
+    let allowed = format!("allowed: an integer in [1, {MAX_HW_BATCH}]");
+    let check = |d: &mut Diags, v: &Value, loc: &Location, f: String| -> Option<u64> {
+        match v {
+            Value::Int(b) if (1..=MAX_HW_BATCH as i64).contains(b) => Some(*b as u64),
+            Value::Int(b) => {
+                d.at(loc, f, format!("batch {b} is out of range ({allowed})"));
+                None
+            }
+            other => {
+                d.at(
+                    loc,
+                    f,
+                    format!("batch `{other}` is not an integer ({allowed})"),
+                );
+                None
+            }
+        }
+    };
+    match &raw.value {
+        ParamValue::One(v) => check(d, v, &raw.referenced, field.to_string()).map(|b| vec![b]),
+        ParamValue::List(xs) => {
+            if xs.is_empty() {
+                d.at(
+                    &raw.referenced,
+                    field,
+                    "empty list: give at least one batch size (or omit `hw_batch` for batch 1)",
+                );
+                return None;
+            }
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (i, x) in xs.iter().enumerate() {
+                let f = format!("{field}[{i}]");
+                match check(d, &x.value.0, &x.referenced, f.clone()) {
+                    Some(b) if out.contains(&b) => {
+                        d.at(&x.referenced, f, format!("duplicate batch {b}"));
+                        ok = false;
+                    }
+                    Some(b) => out.push(b),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(out)
+        }
+    }
 }
 
 fn check_metrics(d: &mut Diags, raw: Option<&S<Vec<S<String>>>>) -> Vec<String> {
@@ -562,6 +641,7 @@ fn check_quick(
     if let Some(seeds) = &q.seeds {
         quick.seeds = Some(check_seeds(d, seeds, "quick.seeds"));
     }
+    quick.hw_batch = check_hw_batch(d, q.hw_batch.as_ref(), "quick.hw_batch");
     let subset = |d: &mut Diags, v: &Option<S<i64>>, name: &str| -> Option<usize> {
         let v = v.as_ref()?;
         if v.value < 1 {

@@ -44,6 +44,7 @@ const TOKENS: &[&str] = &[
     "w_bits",
     "quick:",
     "seeds:",
+    "hw_batch: ",
     "1.5",
 ];
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{GOOD, catalog};
-use compbench_suite::parse;
+use compbench_suite::{Mode, parse};
 
 /// Replace `from` (which must occur in [`GOOD`]) by `to`.
 fn edit(from: &str, to: &str) -> String {
@@ -28,9 +28,9 @@ fn every_error_kind_names_location_and_field() {
         ("".into(), vec!["t.yaml:1:1: empty suite (expected a mapping with schema_version, name, models, ...)"]),
         ("- 1\n".into(), vec!["t.yaml:1:1: expected a mapping"]),
         // unknown keys
-        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nseed: 3\n"), vec!["t.yaml:19:1: seed: unknown field `seed`, expected one of schema_version, name, paper, description, models, datasets, methods, hwmodels, seeds, metrics, quick"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nseed: 3\n"), vec!["t.yaml:19:1: seed: unknown field `seed`, expected one of schema_version, name, paper, description, models, datasets, methods, hwmodels, hw_batch, seeds, metrics, quick"]),
         (edit("  - id: identity\n", "  - id: identity\n    parms: {}\n"), vec!["t.yaml:9:5: methods[0].parms: unknown field `parms`, expected one of id, label, params, zip"]),
-        (edit("  test_subset: 100\n", "  test_subset: 100\n  epochs: 1\n"), vec!["t.yaml:22:3: quick.epochs: unknown field `epochs`, expected one of seeds, test_subset, train_subset, models, methods, hwmodels"]),
+        (edit("  test_subset: 100\n", "  test_subset: 100\n  epochs: 1\n"), vec!["t.yaml:22:3: quick.epochs: unknown field `epochs`, expected one of seeds, hw_batch, test_subset, train_subset, models, methods, hwmodels"]),
         // missing keys
         (GOOD.replace("datasets: [synthetic]\n", ""), vec!["t.yaml:1:1: missing field `datasets`"]),
         (edit("  - id: identity\n", "  - label: x\n"), vec!["t.yaml:8:5: methods[0]: missing field `id`"]),
@@ -80,6 +80,17 @@ fn every_error_kind_names_location_and_field() {
         (edit("name: test", "name: ../etc"), vec!["t.yaml:2:7: name: `../etc` is not a valid name: use 1-64 letters, digits, `-`, `_`, `.` or `+`, starting with a letter or digit"]),
         // quick overrides naming things that do not exist
         (edit("models: { mlp: { epochs: 1 } }", "models: { cnn: { epochs: 1 } }"), vec!["t.yaml:22:13: quick.models.cnn: no entry labelled `cnn` in models (labels are: mlp)"]),
+        // hw_batch: a positive integer or a list of them, ≤ 1 000 000, only with hwmodels
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: 0\n"), vec!["t.yaml:19:11: hw_batch: batch 0 is out of range (allowed: an integer in [1, 1000000])"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: [1, -4]\n"), vec!["t.yaml:19:15: hw_batch[1]: batch -4 is out of range (allowed: an integer in [1, 1000000])"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: 1000001\n"), vec!["t.yaml:19:11: hw_batch: batch 1000001 is out of range (allowed: an integer in [1, 1000000])"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: 1.5\n"), vec!["t.yaml:19:11: hw_batch: batch `1.5` is not an integer (allowed: an integer in [1, 1000000])"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: [16, big]\n"), vec!["t.yaml:19:16: hw_batch[1]: batch `big` is not an integer (allowed: an integer in [1, 1000000])"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: []\n"), vec!["t.yaml:19:11: hw_batch: empty list: give at least one batch size (or omit `hw_batch` for batch 1)"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: [16, 16]\n"), vec!["t.yaml:19:16: hw_batch[1]: duplicate batch 16"]),
+        (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: [1, [2]]\n"), vec!["t.yaml:19:15: hw_batch[1]: invalid type: sequence, expected a number, string or bool (lists cannot nest)"]),
+        (edit("  seeds: [0]\n", "  seeds: [0]\n  hw_batch: [0]\n"), vec!["t.yaml:21:14: quick.hw_batch[0]: batch 0 is out of range (allowed: an integer in [1, 1000000])"]),
+        (GOOD.replace("hwmodels:\n  - id: systolic\n    label: int8-systolic\n    params: { rows: [8, 16] }\n", "hw_batch: [1, 16]\n"), vec!["t.yaml:14:11: hw_batch: the suite prices no hardware: add `hwmodels` or drop `hw_batch`"]),
         // cross-parameter checks (HwModel::build, Method::check)
         (edit("params: { rows: [8, 16] }", "params: { rows: [8, 1024], cols: 1024 }"), vec!["t.yaml:17:32: hwmodels[0].params.cols: parameter `cols`: rows × cols must be ≤ 65536"]),
         (edit("w_bits: [8, 4, 2]", "w_bits: [8, 4, 1]"), vec!["t.yaml:11:7: methods[1].params.w_bits: with model `mlp` (epochs=1,hidden=16): parameter `w_bits`: 1-bit weights need hidden ≥ 32"]),
@@ -105,6 +116,39 @@ fn every_error_kind_names_location_and_field() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn hw_batch_parses_as_an_integer_or_a_list_and_defaults_to_one() {
+    let cat = catalog();
+    let s = parse("t.yaml", GOOD, &cat).unwrap();
+    assert_eq!(s.hw_batch, [1]);
+    assert_eq!(s.hw_batches(Mode::Full), [1]);
+    assert_eq!(s.hw_batches(Mode::Quick), [1]);
+
+    let src = edit("seeds: [0, 1]\n", "seeds: [0, 1]\nhw_batch: 16\n");
+    let s = parse("t.yaml", &src, &cat).unwrap();
+    assert_eq!(s.hw_batch, [16]);
+    assert_eq!(
+        s.hw_batches(Mode::Quick),
+        [16],
+        "quick inherits the suite's list"
+    );
+
+    let src = edit(
+        "seeds: [0, 1]\n",
+        "seeds: [0, 1]\nhw_batch: [1, 16, 1000000]\n",
+    )
+    .replace("  seeds: [0]\n", "  seeds: [0]\n  hw_batch: 4\n");
+    let s = parse("t.yaml", &src, &cat).unwrap();
+    assert_eq!(s.hw_batches(Mode::Full), [1, 16, 1_000_000]);
+    assert_eq!(
+        s.hw_batches(Mode::Quick),
+        [4],
+        "the quick block replaces the list"
+    );
+    // Batches do not multiply experiments (pricing is per row, not per run).
+    assert_eq!(s.experiments(Mode::Full, None).len(), 2 * 2 * 7);
 }
 
 #[test]

@@ -216,7 +216,7 @@ pub fn lut_linear(
         Tensor::<2>::from_data(TensorData::new(out, [rows, n]), &device)
     };
     let soft = || {
-        let d = distances(spec.metric, x.clone(), cent.clone()); // [nc, rows, c]
+        let d = crate::fused::vq_distances(spec.metric, x.clone(), cent.clone()); // [nc, rows, c]
         let t = tables(cent.clone(), w.clone()); // [nc, c, n]
         let tau = p.temp.val().mul_scalar(TEMP_GAIN).exp(); // [1]
         let attn = softmax(d.neg() * tau.unsqueeze::<3>(), 2);

@@ -4,17 +4,20 @@
 //! Code map (ARCHITECTURE.md, section compbench-lutboost, has the invariants):
 //! * [`metric`], [`kmeans`]: distances and stage-1 centroid initialization;
 //! * [`encode`], [`table`], [`kernel`]: the deployed LUT-GEMM (encode, tables, look-up);
-//! * [`layer`]: the trainable LUT layer (hooks + parameters module);
+//! * [`layer`]: the trainable LUT layer (hooks + parameters module); [`soft`] and [`fused`]:
+//!   its soft path's distances as one burn op with a fused backward;
 //! * [`stages`], [`method`]: the four LUTBoost stages and the `lutboost` method;
 //! * [`bench`]: `compbench bench kernels` rows.
 
 pub mod bench;
 pub mod encode;
+pub mod fused;
 pub mod kernel;
 pub mod kmeans;
 pub mod layer;
 pub mod method;
 pub mod metric;
+pub mod soft;
 pub mod stages;
 pub mod table;
 

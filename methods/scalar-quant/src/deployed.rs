@@ -459,11 +459,6 @@ impl GemmKernel for XnorGemm {
 
     fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
         assert_eq!(x.len(), m * self.k);
-        let kw = binary::words(self.k);
-        let mut bits = vec![0u64; m * kw];
-        bits.par_chunks_mut(kw.max(1))
-            .zip(x.par_chunks(self.k.max(1)))
-            .for_each(|(dst, row)| binary::pack_row_into(row, self.mu, dst));
         // y = α_j·β·dot + (α_j·μ·Σsign(w_j) + b_j), per-column constants hoisted.
         let mul: Vec<f32> = self.alpha.iter().map(|a| a * self.beta).collect();
         let add: Vec<f32> = (0..self.n)
@@ -472,16 +467,8 @@ impl GemmKernel for XnorGemm {
                     + self.bias.as_ref().map_or(0.0, |b| b[j])
             })
             .collect();
-        binary::gemm(&bits, m, &self.packed, self.isa, out, |_, j0, dots, row| {
-            let j1 = j0 + dots.len();
-            for ((o, &d), (&a, &c)) in row[j0..j1]
-                .iter_mut()
-                .zip(dots)
-                .zip(mul[j0..j1].iter().zip(&add[j0..j1]))
-            {
-                *o = a * d as f32 + c;
-            }
-        });
+        // Binarization (x ≥ μ), xnor-popcount GEMM and this epilogue, fused per task.
+        binary::gemm_affine(x, m, self.mu, &self.packed, self.isa, &mul, &add, out);
     }
 
     fn gemm_ir(&self, m: u64) -> Gemm {

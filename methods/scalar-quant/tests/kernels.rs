@@ -99,7 +99,16 @@ fn int8_refuses_weight_minus_128() {
 fn binary_gemm_matches_reference_bit_for_bit() {
     let mut rng = Rng::new(11);
     let mut shapes = SHAPES.to_vec();
-    shapes.extend_from_slice(&[(5, 64 * 31, 9), (4, 64 * 31 + 1, 8), (3, 64 * 70 + 5, 17)]);
+    shapes.extend_from_slice(&[
+        (5, 64 * 31, 9),
+        (4, 64 * 31 + 1, 8),
+        (3, 64 * 70 + 5, 17),
+        // Beyond 63 and 16380 nibble positions (the table kernel's u8 and u16 folds), three
+        // column blocks (a pair and a single) and row counts around the 4-row tile.
+        (2, 70_000, 40),
+        (6, 4 * 16_380 + 4 * 63 + 3, 65),
+        (11, 252, 96),
+    ]);
     for (m, k, n) in shapes {
         let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
         let w: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
@@ -110,6 +119,56 @@ fn binary_gemm_matches_reference_bit_for_bit() {
         for isa in isas() {
             let got = binary::gemm_i32(&bits, m, &packed, isa);
             assert_eq!(got, reference, "{m}×{k}×{n} {isa:?}");
+        }
+    }
+}
+
+/// The fused path (binarize floats per task, GEMM, epilogue): with `mul = 1`, `add = 0` the
+/// output is the exact dot product (integers < 2^24 are exact in f32); with other constants it
+/// is `mul·dot + add` computed in f32, the same on both paths. NaN binarizes as −1, a value equal
+/// to the threshold as +1.
+#[test]
+fn binary_affine_matches_reference_bit_for_bit() {
+    let mut rng = Rng::new(13);
+    let mut shapes = SHAPES.to_vec();
+    shapes.extend_from_slice(&[
+        (5, 64 * 31, 9),
+        (3, 64 * 70 + 5, 17),
+        (2, 70_000, 40),
+        (11, 252, 96),
+    ]);
+    for (m, k, n) in shapes {
+        let threshold = 0.1;
+        let mut a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
+        a[0] = f32::NAN;
+        if a.len() > 1 {
+            let mid = a.len() / 2;
+            a[mid] = threshold;
+        }
+        let w: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+        let reference = binary::gemm_reference(&a, m, k, threshold, &w, n);
+        let packed = binary::PackedBits::pack(&w, k, n);
+        let ones = vec![1f32; n];
+        let zeros = vec![0f32; n];
+        let mul: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+        let add: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+        let want: Vec<f32> = reference
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| mul[i % n] * d as f32 + add[i % n])
+            .collect();
+        for isa in isas() {
+            let mut out = vec![f32::NAN; m * n];
+            binary::gemm_affine(&a, m, threshold, &packed, isa, &ones, &zeros, &mut out);
+            let got: Vec<i32> = out.iter().map(|&y| y as i32).collect();
+            assert_eq!(got, reference, "{m}×{k}×{n} {isa:?}");
+            binary::gemm_affine(&a, m, threshold, &packed, isa, &mul, &add, &mut out);
+            assert!(
+                out.iter()
+                    .zip(&want)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "affine {m}×{k}×{n} {isa:?}"
+            );
         }
     }
 }

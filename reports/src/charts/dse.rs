@@ -23,7 +23,11 @@ pub fn figure(table: &ConfigTable) -> Result<Option<Figure>, ReportError> {
     let series: Vec<Series> = group_rows(
         table,
         &rows,
-        &["model", first_key(table, &["hw_label", "hwmodel"])],
+        &[
+            "model",
+            first_key(table, &["hw_label", "hwmodel"]),
+            "hw_batch",
+        ],
     )
     .into_iter()
     .map(|(name, rs)| {

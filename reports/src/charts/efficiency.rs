@@ -24,7 +24,11 @@ pub fn figures(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
         let series: Vec<Series> = group_rows(
             table,
             &rows,
-            &["model", first_key(table, &["hw_label", "hwmodel"])],
+            &[
+                "model",
+                first_key(table, &["hw_label", "hwmodel"]),
+                "hw_batch",
+            ],
         )
         .into_iter()
         .map(|(name, rs)| Series {

@@ -79,28 +79,9 @@ pub(crate) fn rows_with(table: &ConfigTable, metrics: &[&str]) -> Vec<usize> {
 }
 
 /// Keeps one row per model-side configuration: rows that differ only in hardware columns
-/// (`hwmodel`, `hw_label`, `p_hw_*`) carry the same accuracy and would count twice.
+/// (`hwmodel`, `hw_label`, `hw_batch`, `p_hw_*`) carry the same accuracy and would count twice.
 pub(crate) fn model_configs(table: &ConfigTable, rows: &[usize]) -> Vec<usize> {
-    let model_keys: Vec<usize> = (0..table.keys.len())
-        .filter(|&k| {
-            let n = table.keys[k].as_str();
-            n != "hwmodel" && n != "hw_label" && !n.starts_with("p_hw_")
-        })
-        .collect();
-    let mut seen: Vec<Vec<&Option<String>>> = Vec::new();
-    rows.iter()
-        .copied()
-        .filter(|&r| {
-            let id: Vec<&Option<String>> =
-                model_keys.iter().map(|&k| &table.rows[r].keys[k]).collect();
-            if seen.contains(&id) {
-                false
-            } else {
-                seen.push(id);
-                true
-            }
-        })
-        .collect()
+    table.model_configs(rows, None)
 }
 
 /// The first of `alternatives` that the table has (e.g. `label`, else `method`), so a series
@@ -139,7 +120,15 @@ pub(crate) fn group_rows(
             None => {
                 let name = varying
                     .iter()
-                    .map(|&k| table.rows[r].keys[k].as_deref().unwrap_or("—"))
+                    .map(|&k| {
+                        let v = table.rows[r].keys[k].as_deref().unwrap_or("—");
+                        // A bare number would not say what it is.
+                        if table.keys[k] == "hw_batch" {
+                            format!("batch {v}")
+                        } else {
+                            v.to_string()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" ");
                 groups.push((id, name, vec![r]));

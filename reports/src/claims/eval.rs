@@ -1,7 +1,7 @@
 //! Evaluating a claim's check against the configuration table.
 
-use crate::metrics::{format_value, label};
-use crate::results::{ConfigTable, short_key};
+use crate::metrics::{Side, format_value, info, label};
+use crate::results::{ConfigTable, hardware_key, short_key};
 
 use super::schema::{
     Aggregate, Check, Direction, Filter, OrderingCheck, RangeCheck, RatioCheck, TrendCheck,
@@ -47,6 +47,29 @@ fn select(table: &ConfigTable, filters: &[&Filter]) -> Result<Vec<usize>, String
         .collect())
 }
 
+/// True for metrics of the compressed model (accuracy, bits, `method_*`): the same on every
+/// row of an experiment, whatever hardware design or pricing batch (`hw_batch`) it was priced at.
+fn model_side(metric: &str) -> bool {
+    info(metric).side == Side::Model
+}
+
+/// For a model-side `metric`, keeps the first of `rows` per model-side configuration (rows
+/// differing only in hardware keys other than `keep` are one experiment priced several
+/// times: counting each would multiply "over N configurations" by the number of designs and
+/// batches). Hardware metrics keep every row.
+fn one_per_experiment(
+    t: &ConfigTable,
+    rows: Vec<usize>,
+    metric: &str,
+    keep: Option<usize>,
+) -> Vec<usize> {
+    if model_side(metric) {
+        t.model_configs(&rows, keep)
+    } else {
+        rows
+    }
+}
+
 /// Per-configuration means of `metric` over `rows` (configurations without the metric drop out).
 fn means(table: &ConfigTable, rows: &[usize], metric: &str) -> Vec<f64> {
     rows.iter()
@@ -55,20 +78,23 @@ fn means(table: &ConfigTable, rows: &[usize], metric: &str) -> Vec<f64> {
 }
 
 /// Restricts `rows` to like-for-like comparisons along key column `k`: a row's *setting* is its
-/// other key values; only settings that ran every level of `k` seen in `rows` are kept.
-/// Returns the kept rows and (kept settings, all settings), or `Err` when no setting is
-/// complete.
+/// other key values (without the hardware keys when `model_side`: a model-side metric does not
+/// depend on them, and a design specialized per network, like the LUT accelerator's, would
+/// otherwise make every level its own setting); only settings that ran every level of `k` seen
+/// in `rows` are kept. Returns the kept rows and (kept settings, all settings), or `Err` when
+/// no setting is complete.
 fn matched(
     t: &ConfigTable,
     rows: &[usize],
     k: usize,
+    model_side: bool,
 ) -> Result<(Vec<usize>, usize, usize), String> {
     let setting = |r: usize| -> Vec<&Option<String>> {
         t.rows[r]
             .keys
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != k)
+            .filter(|(i, _)| *i != k && !(model_side && hardware_key(&t.keys[*i])))
             .map(|(_, v)| v)
             .collect()
     };
@@ -159,7 +185,8 @@ pub fn evaluate(check: &Check, table: &ConfigTable, scope: &Filter) -> Verdict {
 
 fn range(c: &RangeCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
     let filters = [scope, &c.filter];
-    let xs = means(t, &select(t, &filters)?, &c.metric);
+    let rows = one_per_experiment(t, select(t, &filters)?, &c.metric, None);
+    let xs = means(t, &rows, &c.metric);
     if xs.is_empty() {
         return Err(no_rows(&c.metric, &filters));
     }
@@ -200,6 +227,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
         .into_iter()
         .filter(|&r| t.stat(r, &c.metric).is_some())
         .collect();
+    let candidates = one_per_experiment(t, candidates, &c.metric, Some(k));
     let mut level_rows = Vec::with_capacity(c.order.len());
     for value in &c.order {
         let rows: Vec<usize> = candidates
@@ -218,7 +246,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
         }
         level_rows.push(rows);
     }
-    let (kept, n_kept, n_all) = matched(t, &candidates, k)?;
+    let (kept, n_kept, n_all) = matched(t, &candidates, k, model_side(&c.metric))?;
     let mut levels = Vec::with_capacity(c.order.len());
     for (value, rows) in c.order.iter().zip(&level_rows) {
         let rows: Vec<usize> = rows.iter().copied().filter(|r| kept.contains(r)).collect();
@@ -265,10 +293,11 @@ fn trend(c: &TrendCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, Str
         .into_iter()
         .filter(|&r| t.stat(r, &c.metric).is_some() && t.rows[r].keys[k].is_some())
         .collect();
+    let rows = one_per_experiment(t, rows, &c.metric, Some(k));
     let (rows, n_kept, n_all) = if rows.is_empty() {
         (rows, 0, 0)
     } else {
-        matched(t, &rows, k)?
+        matched(t, &rows, k, model_side(&c.metric))?
     };
     // level text -> metric means
     let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
@@ -330,8 +359,16 @@ fn merge(filters: &[&Filter]) -> Filter {
 fn ratio(c: &RatioCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
     let num_f = [scope, &c.filter, &c.numerator];
     let den_f = [scope, &c.filter, &c.denominator];
-    let num = means(t, &select(t, &num_f)?, &c.metric);
-    let den = means(t, &select(t, &den_f)?, &c.metric);
+    let num = means(
+        t,
+        &one_per_experiment(t, select(t, &num_f)?, &c.metric, None),
+        &c.metric,
+    );
+    let den = means(
+        t,
+        &one_per_experiment(t, select(t, &den_f)?, &c.metric, None),
+        &c.metric,
+    );
     if num.is_empty() {
         return Err(no_rows(&c.metric, &num_f));
     }

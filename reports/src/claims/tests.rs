@@ -152,6 +152,107 @@ fn ratio_holds_fails_and_not_run() {
     assert_eq!(v.holds, None);
 }
 
+/// Two experiments (lut l2 and l1, one seed each) priced the way the runner writes them: on a
+/// LUT design specialized per network (`p_hw_metric` follows the method) and an int8 array, at
+/// `hw_batch` 1 and 16 (an unsigned integer column); plus a ptq experiment.
+fn priced_table() -> ConfigTable {
+    let mut method = Vec::new();
+    let mut metric = Vec::new();
+    let mut hw_label = Vec::new();
+    let mut p_hw_metric: Vec<Option<&str>> = Vec::new();
+    let mut hw_batch: Vec<u64> = Vec::new();
+    let mut acc = Vec::new();
+    let mut opj = Vec::new();
+    for (m, mm, a) in [
+        ("lut", Some("l2"), 0.90),
+        ("lut", Some("l1"), 0.80),
+        ("ptq", None, 0.95),
+    ] {
+        for hw in ["lut", "int8"] {
+            for b in [1u64, 16] {
+                method.push(m);
+                metric.push(mm);
+                hw_label.push(hw);
+                p_hw_metric.push(if hw == "lut" { mm.or(Some("l2")) } else { None });
+                hw_batch.push(b);
+                acc.push(a);
+                // LUT design: 1 op/J at batch 1, 8 at batch 16; int8: 2 and 4.
+                opj.push(match (hw, b) {
+                    ("lut", 1) => 1.0,
+                    ("lut", _) => 8.0,
+                    (_, 1) => 2.0,
+                    _ => 4.0,
+                });
+            }
+        }
+    }
+    let df = df![
+        "method" => method,
+        "p_method_metric" => metric,
+        "hw_label" => hw_label,
+        "hw_batch" => hw_batch,
+        "p_hw_metric" => p_hw_metric,
+        "accuracy" => acc,
+        "ops_per_joule" => opj,
+    ]
+    .unwrap();
+    aggregate(&df).unwrap()
+}
+
+#[test]
+fn hw_batch_is_a_key_and_filters_as_an_integer() {
+    let t = priced_table();
+    assert!(t.key_index("hw_batch").is_some(), "a key, not a metric");
+    assert!(t.metric_index("hw_batch").is_none());
+    let eval = |check: &str| evaluate(&yaml(check), &t, &Filter::new());
+    let v = eval(
+        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut, hw_batch: 1}, denominator: {hw_label: int8, hw_batch: 1}, min: 0.4, max: 0.6}",
+    );
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    assert!(v.ours.starts_with("0.500×"), "{}", v.ours);
+    let v = eval(
+        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut, hw_batch: 16}, denominator: {hw_label: int8, hw_batch: 16}, min: 1.9, max: 2.1}",
+    );
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    // Lists and the float spelling match the integer column too; an unpriced batch is not run.
+    let v = eval(
+        "{kind: range, metric: ops_per_joule, filter: {hw_label: lut, hw_batch: [16.0]}, min: 8, max: 8}",
+    );
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    let v = eval("{kind: range, metric: ops_per_joule, filter: {hw_batch: 4}, max: 8}");
+    assert_eq!(v.holds, None, "{}", v.ours);
+    assert!(v.ours.contains("hw_batch=4"), "{}", v.ours);
+}
+
+#[test]
+fn model_side_claims_count_each_experiment_once() {
+    // 3 experiments × 2 designs × 2 batches = 12 configurations of the table, but accuracy
+    // is one number per experiment.
+    let t = priced_table();
+    assert_eq!(t.rows.len(), 12);
+    let eval = |check: &str| evaluate(&yaml(check), &t, &Filter::new());
+    let v = eval("{kind: range, metric: accuracy, filter: {method: lut}, min: 0.84, max: 0.86}");
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    assert!(v.ours.contains("over 2 configurations"), "{}", v.ours);
+    let v = eval("{kind: range, metric: accuracy, filter: {method: ptq}, min: 0.95, max: 0.95}");
+    assert_eq!(v.ours, "95.00 % (1 configuration)");
+    // Orderings match settings on the model-side keys only: the LUT design's specialized
+    // `p_hw_metric` (l2 vs l1) does not split the comparison.
+    let v = eval(
+        "{kind: ordering, metric: accuracy, by: p_method_metric, order: [l1, l2], direction: ascending}",
+    );
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    assert_eq!(v.ours, "l1 80.00 % ≤ l2 90.00 %");
+    let v = eval(
+        "{kind: trend, metric: accuracy, along: p_method_metric, direction: increasing, filter: {method: lut}}",
+    );
+    assert!(!v.ours.contains("matched on"), "{}", v.ours);
+    // A hardware metric still sees every design and batch.
+    let v =
+        eval("{kind: range, metric: ops_per_joule, filter: {method: lut}, aggregate: max, max: 8}");
+    assert!(v.ours.contains("over 8 configurations"), "{}", v.ours);
+}
+
 #[test]
 fn scope_keeps_other_papers_out() {
     // Paper q's row (drop 9.0, 100 op/J) would break these if it counted.

@@ -28,12 +28,26 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     s.experiments(Mode::Quick, None).len(),
                 );
                 let hw = s.hw_configs(Mode::Full).len();
+                let batches = s.hw_batches(Mode::Full);
                 if args.json {
                     docs.push(json!({ "file": path.display().to_string(), "valid": true, "name": s.name,
-                                      "experiments": full, "quick_experiments": quick, "hw_configs": hw, "errors": [] }));
+                                      "experiments": full, "quick_experiments": quick, "hw_configs": hw,
+                                      "hw_batch": batches, "errors": [] }));
                 } else {
+                    // Batches only when there is more than batch 1 to price.
+                    let batch_note = if hw > 0 && batches != [1] {
+                        let list: Vec<String> = batches.iter().map(u64::to_string).collect();
+                        let noun = if batches.len() == 1 {
+                            "batch"
+                        } else {
+                            "batches"
+                        };
+                        format!(" × {} pricing {noun} ({})", batches.len(), list.join(", "))
+                    } else {
+                        String::new()
+                    };
                     println!(
-                        "ok  {}: suite `{}`, {full} experiments ({quick} with --quick) × {hw} hardware configuration(s)",
+                        "ok  {}: suite `{}`, {full} experiments ({quick} with --quick) × {hw} hardware configuration(s){batch_note}",
                         path.display(),
                         s.name
                     );

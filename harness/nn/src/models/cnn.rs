@@ -2,8 +2,6 @@
 //! FC 1568→128 + ReLU, FC 128→10.
 
 use burn::module::Module;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 use compbench_core::NonlinearKind;
 use compbench_core::seed::Rng;
@@ -11,6 +9,7 @@ use compbench_core::seed::Rng;
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::{Conv, Dense};
 use super::{GemmMut, GemmRef, relu};
+use crate::fused::max_pool2x2;
 use crate::hooks::{ConvGeom, TrainHooks};
 
 pub const CONV1: ConvGeom = ConvGeom {
@@ -116,7 +115,9 @@ impl Cnn {
                 let [b, c, h, w] = y.dims();
                 // Element-wise op: any 2-D view works; one row per image keeps it cheap.
                 let y = relu(act, y.reshape([b, c * h * w]), hooks).reshape([b, c, h, w]);
-                max_pool2d(y, MaxPoolOptions::new([2, 2]))
+                // burn's max_pool2d with kernel 2, stride 2 (bit-identical), fused with its
+                // backward on burn-flex.
+                max_pool2x2(y)
             };
         let x = conv_block(x, &self.conv1, &CONV1, &layers[0], "conv1.relu");
         let x = conv_block(x, &self.conv2, &CONV2, &layers[1], "conv2.relu");
