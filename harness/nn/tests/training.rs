@@ -83,7 +83,10 @@ fn batch_shards_give_the_whole_batch_gradient() {
         let before = named_tensors(&Network::new(&ModelConfig::new(kind), &device, 6));
         let (one, l1) = step(1);
         let (three, l3) = step(3);
-        assert!((l1 - l3).abs() < 1e-5 * l1.abs(), "{kind:?}: loss {l1} vs {l3}");
+        assert!(
+            (l1 - l3).abs() < 1e-5 * l1.abs(),
+            "{kind:?}: loss {l1} vs {l3}"
+        );
         let mut moved = 0.0f32;
         for (((name, _, w0), (_, _, a)), (_, _, b)) in before.iter().zip(&one).zip(&three) {
             for ((x0, x1), x3) in w0.iter().zip(a).zip(b) {

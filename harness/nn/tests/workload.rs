@@ -93,7 +93,12 @@ fn batch_scaling_equals_the_deployed_ir_at_that_batch() {
     for cfg in [ModelConfig::mlp(), ModelConfig::cnn(), ModelConfig::vit()] {
         let one = workload(&cfg, 1);
         for b in [1u64, 2, 7, 64] {
-            assert_eq!(one.at_batch(b), workload(&cfg, b), "{:?} at batch {b}", cfg.kind);
+            assert_eq!(
+                one.at_batch(b),
+                workload(&cfg, b),
+                "{:?} at batch {b}",
+                cfg.kind
+            );
         }
     }
 }

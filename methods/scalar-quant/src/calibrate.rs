@@ -159,7 +159,10 @@ pub fn kl_threshold(abs: &[f32], levels: usize) -> f32 {
         // Candidate: the first i bins merged into `levels` groups, each group's mass spread
         // evenly over its non-empty bins (empty bins stay empty, as in the reference).
         for g in 0..levels {
-            let (a, b) = (g * i / levels, ((g + 1) * i / levels).max(g * i / levels + 1));
+            let (a, b) = (
+                g * i / levels,
+                ((g + 1) * i / levels).max(g * i / levels + 1),
+            );
             let mass: f64 = hist[a..b].iter().sum();
             let nonempty = hist[a..b].iter().filter(|&&h| h > 0.0).count();
             for j in a..b {

@@ -75,22 +75,47 @@ fn kl_calibration_clips_tails_not_bounded_data() {
         x[i * 4999] = 40.0 * if i % 2 == 0 { 1.0 } else { -1.0 };
     }
     for bits in [8u32, 4] {
-        let kl = calibrate(&x, bits, Scheme::Symmetric, Operand::Activation, Calibration::Kl);
-        let mm = calibrate(&x, bits, Scheme::Symmetric, Operand::Activation, Calibration::MinMax);
+        let kl = calibrate(
+            &x,
+            bits,
+            Scheme::Symmetric,
+            Operand::Activation,
+            Calibration::Kl,
+        );
+        let mm = calibrate(
+            &x,
+            bits,
+            Scheme::Symmetric,
+            Operand::Activation,
+            Calibration::MinMax,
+        );
         let c = kl.range().1;
         // Far inside the ±40 outliers, outside the bulk of a unit Gaussian.
         assert!((2.0..20.0).contains(&c), "{bits} bits: clip {c}");
         // At 4 bits the clip pays off in MSE too; at 8 bits min-max's fine grid already wins on
         // MSE (see the percentile case below) and KL optimizes the distribution, not the MSE.
         if bits == 4 {
-            assert!(mse(&x, &kl) < mse(&x, &mm), "{bits} bits: KL grid worse than min-max");
+            assert!(
+                mse(&x, &kl) < mse(&x, &mm),
+                "{bits} bits: KL grid worse than min-max"
+            );
         }
     }
     // Uniform [0, 1] has no tail: the clip stays at (almost) the maximum.
     let mut r = Rng::new(9);
     let u: Vec<f32> = (0..50_000).map(|_| r.next_f32()).collect();
-    let kl = calibrate(&u, 8, Scheme::Symmetric, Operand::Activation, Calibration::Kl);
-    assert!(kl.range().1 > 0.9, "uniform data clipped at {}", kl.range().1);
+    let kl = calibrate(
+        &u,
+        8,
+        Scheme::Symmetric,
+        Operand::Activation,
+        Calibration::Kl,
+    );
+    assert!(
+        kl.range().1 > 0.9,
+        "uniform data clipped at {}",
+        kl.range().1
+    );
     // Non-negative data gets the unsigned grid from 0.
     assert_eq!(kl.range().0, 0.0);
 }
