@@ -9,11 +9,14 @@ use compbench_core::HwDesign;
 use compbench_core::Params;
 use compbench_core::ir::{Gemm, Layer, NumFormat, Workload};
 use compbench_runner::journal::{self, Measured, Outcome, Record};
-use compbench_runner::plan::{Plan, RunSettings};
+use compbench_runner::plan::Plan;
 use compbench_runner::table::{self, HwColumn, TableContext};
-use compbench_runner::{Environment, RunOptions, Silent};
+use compbench_runner::{RunOptions, Silent};
 use compbench_suite::{Mode, Suite};
 use polars::prelude::*;
+
+mod common;
+use common::env;
 
 /// A synthetic-data suite small enough to train in seconds; `batch` is the `hw_batch:` line.
 fn suite(batch: &str) -> Suite {
@@ -24,25 +27,6 @@ fn suite(batch: &str) -> Suite {
          {batch}seeds: [0]\nquick:\n  train_subset: 512\n  test_subset: 200\n"
     );
     compbench_suite::parse("t.yaml", &src, &compbench_registry::catalog()).unwrap()
-}
-
-fn settings(mode: Mode) -> RunSettings {
-    RunSettings {
-        mode,
-        seed_override: None,
-        shard: None,
-    }
-}
-
-fn env() -> Environment {
-    Environment {
-        git_hash: "abc".into(),
-        rustc: "rustc".into(),
-        cpu: "cpu".into(),
-        threads: 2,
-        os: "linux".into(),
-        compbench_version: "0.1.0".into(),
-    }
 }
 
 fn record(i: usize) -> Record {
@@ -57,27 +41,19 @@ fn record(i: usize) -> Record {
         "conv2",
         Gemm::dense(196, 288, 64, NumFormat::INT8),
     ));
-    Record {
-        key: format!("key{i}"),
-        experiment: format!("exp{i:02}"),
-        index: i,
-        dataset: "synthetic".into(),
-        model: "mlp".into(),
-        model_label: "mlp".into(),
-        method: "identity".into(),
-        label: "identity".into(),
-        seed: i as u64,
-        model_params: Params::default(),
-        method_params: Params::default(),
-        timestamp: "2026-11-27T00:00:00Z".into(),
-        outcome: Outcome::Ok(Measured {
+    common::record(
+        i,
+        "identity",
+        "identity",
+        Params::default(),
+        Outcome::Ok(Measured {
             accuracy: Some(0.8),
             baseline_accuracy: Some(0.8),
             workload: w,
             method_metrics: BTreeMap::new(),
             ..Measured::default()
         }),
-    }
+    )
 }
 
 /// The runner's pairing of a plan's hardware configurations with its batches.
@@ -138,7 +114,10 @@ fn f64s(df: &DataFrame, name: &str) -> Vec<f64> {
 
 #[test]
 fn rows_are_experiments_times_hw_configs_times_batches() {
-    let plan = Plan::new(&suite("hw_batch: [1, 16]\n"), settings(Mode::Full));
+    let plan = Plan::new(
+        &suite("hw_batch: [1, 16]\n"),
+        common::settings(Mode::Full, None),
+    );
     assert_eq!(plan.hw_configs.len(), 2, "dataflow os, ws");
     assert_eq!(plan.hw_batches, [1, 16]);
     let records: Vec<Record> = (0..3).map(record).collect();
@@ -160,7 +139,10 @@ fn rows_are_experiments_times_hw_configs_times_batches() {
         assert!(energy[b16] > energy[b1], "row {b1}");
     }
     // Batch 1 rows are exactly what a suite without `hw_batch` prices.
-    let plain = build_table(&Plan::new(&suite(""), settings(Mode::Full)), &records);
+    let plain = build_table(
+        &Plan::new(&suite(""), common::settings(Mode::Full, None)),
+        &records,
+    );
     assert_eq!(plain.height(), 3 * 2);
     assert_eq!(u64s(&plain, "hw_batch"), vec![Some(1); 6]);
     let lat1: Vec<f64> = lat.iter().step_by(2).copied().collect();
@@ -171,7 +153,7 @@ fn rows_are_experiments_times_hw_configs_times_batches() {
 fn no_hardware_means_null_hw_batch() {
     let src = "schema_version: 1\nname: nohw\nmodels:\n  - id: mlp\ndatasets: [synthetic]\nmethods:\n  - id: identity\nseeds: [0]\n";
     let s = compbench_suite::parse("t.yaml", src, &compbench_registry::catalog()).unwrap();
-    let plan = Plan::new(&s, settings(Mode::Full));
+    let plan = Plan::new(&s, common::settings(Mode::Full, None));
     let df = build_table(&plan, &[record(0), record(1)]);
     assert_eq!(df.height(), 2);
     assert_eq!(df.column("hw_batch").unwrap().null_count(), 2);
@@ -179,7 +161,10 @@ fn no_hardware_means_null_hw_batch() {
 
 #[test]
 fn merge_keeps_every_batch_and_design() {
-    let plan = Plan::new(&suite("hw_batch: [1, 16]\n"), settings(Mode::Full));
+    let plan = Plan::new(
+        &suite("hw_batch: [1, 16]\n"),
+        common::settings(Mode::Full, None),
+    );
     let root = tempfile::tempdir().unwrap();
     let dirs: Vec<std::path::PathBuf> = (0..2)
         .map(|i| root.path().join(format!("shard{i}")))
@@ -201,7 +186,7 @@ fn merge_keeps_every_batch_and_design() {
 
 fn run(suite: &Suite, out: &Path, cache: &Path) -> compbench_runner::RunSummary {
     let opts = RunOptions {
-        settings: settings(Mode::Quick),
+        settings: common::settings(Mode::Quick, None),
         out_dir: out.to_path_buf(),
         jobs: 2,
         data_dirs: Vec::new(),

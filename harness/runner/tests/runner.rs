@@ -9,8 +9,11 @@ use compbench_core::{HwDesign, HwReport, Params, Value};
 use compbench_runner::journal::{self, Journal, Measured, Outcome, Record};
 use compbench_runner::plan::{Plan, RunSettings, Shard, cache_key};
 use compbench_runner::table::{self, HwColumn, TableContext};
-use compbench_runner::{Environment, LockError, RunLock};
+use compbench_runner::{LockError, RunLock};
 use compbench_suite::{Mode, Suite};
+
+mod common;
+use common::{env, settings};
 
 fn suite(methods: &str) -> Suite {
     let src = format!(
@@ -21,14 +24,6 @@ fn suite(methods: &str) -> Suite {
 
 const ONE: &str = "  - id: identity\n";
 const TWO: &str = "  - id: identity\n  - id: identity\n    label: again\n";
-
-fn settings(mode: Mode, shard: Option<Shard>) -> RunSettings {
-    RunSettings {
-        mode,
-        seed_override: None,
-        shard,
-    }
-}
 
 #[test]
 fn seed_derivation_is_stable_and_per_axis() {
@@ -175,20 +170,12 @@ fn record(i: usize, label: &str, ok: bool) -> Record {
             Value::Int(4)
         },
     );
-    Record {
-        key: format!("key{i}"),
-        experiment: format!("exp{i:02}"),
-        index: i,
-        dataset: "synthetic".into(),
-        model: "mlp".into(),
-        model_label: "mlp".into(),
-        method: "ptq".into(),
-        label: label.into(),
-        seed: i as u64,
-        model_params: Params::default(),
-        method_params: mp,
-        timestamp: "2026-11-27T00:00:00Z".into(),
-        outcome: if ok {
+    common::record(
+        i,
+        "ptq",
+        label,
+        mp,
+        if ok {
             Outcome::Ok(Measured {
                 accuracy: Some(0.8),
                 baseline_accuracy: Some(0.85),
@@ -201,7 +188,7 @@ fn record(i: usize, label: &str, ok: bool) -> Record {
                 error: "boom".into(),
             }
         },
-    }
+    )
 }
 
 #[test]
@@ -245,17 +232,6 @@ impl HwDesign for FakeDesign {
     }
     fn area_um2(&self) -> f64 {
         self.0
-    }
-}
-
-fn env() -> Environment {
-    Environment {
-        git_hash: "abc".into(),
-        rustc: "rustc 1.95.0".into(),
-        cpu: "cpu".into(),
-        threads: 2,
-        os: "linux".into(),
-        compbench_version: "0.1.0".into(),
     }
 }
 
