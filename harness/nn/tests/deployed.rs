@@ -7,7 +7,7 @@ use compbench_nn::deployed::{DenseGemm, GemmKernel};
 use compbench_nn::hooks::DenseHooks;
 use compbench_nn::kernels::im2col_nchw;
 use compbench_nn::models::{GemmShape, ModelConfig, ModelKind, Network};
-use compbench_nn::train::{TrainConfig, fit, logits};
+use compbench_nn::train::{TrainConfig, fit_dense, logits};
 
 fn data() -> compbench_core::Splits {
     Synthetic::new(512, 300, 5)
@@ -24,15 +24,7 @@ fn trained(kind: ModelKind, splits: &compbench_core::Splits) -> Network {
         batch_size: 64,
         ..TrainConfig::for_model(kind)
     };
-    let (net, _) = fit(
-        net,
-        &cfg,
-        &splits.train,
-        &device,
-        1,
-        |m: &Network, x| m.forward(x, &DenseHooks),
-        &|_| {},
-    );
+    let (net, _) = fit_dense(net, &cfg, &splits.train, &device, 1, &|_| {});
     net.valid()
 }
 

@@ -7,7 +7,7 @@ use compbench_nn::data::{FashionMnist, Synthetic, locator};
 use compbench_nn::hooks::DenseHooks;
 use compbench_nn::models::{ModelConfig, ModelKind, Network};
 use compbench_nn::train::checkpoint::named_tensors;
-use compbench_nn::train::{TrainConfig, evaluate, fit, train_baseline};
+use compbench_nn::train::{TrainConfig, evaluate, fit_dense, train_baseline};
 
 fn tiny_recipe(kind: ModelKind) -> TrainConfig {
     TrainConfig {
@@ -25,15 +25,7 @@ fn same_seed_gives_bit_identical_weights() {
     for kind in [ModelKind::Cnn, ModelKind::Vit] {
         let run = || {
             let net = Network::new(&ModelConfig::new(kind), &device, 4);
-            let (net, log) = fit(
-                net,
-                &tiny_recipe(kind),
-                &splits.train,
-                &device,
-                4,
-                |m: &Network, x| m.forward(x, &DenseHooks),
-                &|_| {},
-            );
+            let (net, log) = fit_dense(net, &tiny_recipe(kind), &splits.train, &device, 4, &|_| {});
             (named_tensors(&net.valid()), log.epochs[0].loss)
         };
         let (a, la) = run();
@@ -68,15 +60,7 @@ fn batch_shards_give_the_whole_batch_gradient() {
                 threads: 2,
                 ..TrainConfig::for_model(kind)
             };
-            let (net, log) = fit(
-                net,
-                &cfg,
-                &splits.train,
-                &device,
-                6,
-                |m: &Network, x| m.forward(x, &DenseHooks),
-                &|_| {},
-            );
+            let (net, log) = fit_dense(net, &cfg, &splits.train, &device, 6, &|_| {});
             assert_eq!(log.epochs[0].steps, 1);
             (named_tensors(&net.valid()), log.epochs[0].loss)
         };
@@ -113,15 +97,7 @@ fn models_learn_synthetic_data() {
             batch_size: 64,
             ..TrainConfig::for_model(kind)
         };
-        let (net, log) = fit(
-            net,
-            &cfg,
-            &splits.train,
-            &device,
-            1,
-            |m: &Network, x| m.forward(x, &DenseHooks),
-            &|_| {},
-        );
+        let (net, log) = fit_dense(net, &cfg, &splits.train, &device, 1, &|_| {});
         let net = net.valid();
         let acc = evaluate(|x| net.forward(x, &DenseHooks), &splits.test, &device);
         // Chance is 0.1; the ViT (warm-up epoch, attention from scratch) learns slowest.

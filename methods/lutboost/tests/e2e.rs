@@ -4,10 +4,9 @@ use burn::module::Module;
 use compbench_core::{Op, Params, Value};
 use compbench_lutboost::LUTBOOST;
 use compbench_nn::data::synthetic::Synthetic;
-use compbench_nn::hooks::DenseHooks;
 use compbench_nn::method::{Method, MethodCtx};
 use compbench_nn::models::{ModelConfig, Network};
-use compbench_nn::train::{TrainConfig, fit};
+use compbench_nn::train::{TrainConfig, fit_dense};
 
 #[test]
 fn cnn_lutboost_runs_and_keeps_accuracy() {
@@ -21,15 +20,7 @@ fn cnn_lutboost_runs_and_keeps_accuracy() {
         ..TrainConfig::default()
     };
     let net = Network::new(&model, &device, 0);
-    let (net, _) = fit(
-        net,
-        &tcfg,
-        &data.train,
-        &device,
-        0,
-        |m: &Network, x| m.forward(x, &DenseHooks),
-        &|_| {},
-    );
+    let (net, _) = fit_dense(net, &tcfg, &data.train, &device, 0, &|_| {});
     let net = net.valid();
     let base = net.to_deployed().accuracy(&data.test);
     assert!(base > 0.5, "baseline did not learn: {base}");

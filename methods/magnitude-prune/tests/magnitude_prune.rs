@@ -6,9 +6,8 @@ use burn::module::Module;
 use compbench_core::{Params, Value};
 use compbench_magnitude_prune::{MAGNITUDE_PRUNE, magnitude_mask};
 use compbench_nn::data::Synthetic;
-use compbench_nn::hooks::DenseHooks;
 use compbench_nn::models::{ModelConfig, ModelKind, Network};
-use compbench_nn::train::{TrainConfig, fit};
+use compbench_nn::train::{TrainConfig, fit_dense};
 use compbench_nn::{Method, MethodCtx};
 
 #[test]
@@ -39,13 +38,12 @@ fn pruned_mlp_reports_sparsity_and_keeps_zeros_after_finetuning() {
         threads: 2,
         ..TrainConfig::for_model(ModelKind::Mlp)
     };
-    let (net, _) = fit(
+    let (net, _) = fit_dense(
         Network::new(&cfg, &device, 5),
         &recipe,
         &splits.train,
         &device,
         5,
-        |m: &Network, x| m.forward(x, &DenseHooks),
         &|_| {},
     );
     let net = net.valid();

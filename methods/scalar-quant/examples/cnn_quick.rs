@@ -7,9 +7,8 @@ use std::time::Instant;
 use burn::module::Module;
 use compbench_core::{Dataset, Params, Value};
 use compbench_nn::data::{FashionMnist, locator};
-use compbench_nn::hooks::DenseHooks;
 use compbench_nn::models::{ModelConfig, ModelKind, Network};
-use compbench_nn::train::{TrainConfig, fit};
+use compbench_nn::train::{TrainConfig, fit_dense};
 use compbench_nn::{Method, MethodCtx};
 use compbench_scalar_quant::{BINARY, PTQ, QAT};
 
@@ -28,13 +27,12 @@ fn main() {
         ..TrainConfig::for_model(kind)
     };
     let t = Instant::now();
-    let (net, _) = fit(
+    let (net, _) = fit_dense(
         Network::new(&cfg, &device, 0),
         &recipe,
         &splits.train,
         &device,
         0,
-        |m: &Network, x| m.forward(x, &DenseHooks),
         &|_| {},
     );
     let net = net.valid();

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use burn::module::Module;
 use compbench_core::{NumFormat, Params, Value};
 use compbench_nn::data::Synthetic;
-use compbench_nn::hooks::DenseHooks;
 use compbench_nn::models::{ModelConfig, ModelKind, Network};
-use compbench_nn::train::{TrainConfig, fit};
+use compbench_nn::train::{TrainConfig, fit_dense};
 use compbench_nn::{Method, MethodCtx};
 use compbench_scalar_quant::{BINARY, PTQ, QAT};
 
@@ -37,15 +36,7 @@ fn methods_run_end_to_end_on_synthetic_data() {
             ..TrainConfig::for_model(kind)
         };
         let net = Network::new(&cfg, &device, 3);
-        let (net, _) = fit(
-            net,
-            &recipe,
-            &splits.train,
-            &device,
-            3,
-            |m: &Network, x| m.forward(x, &DenseHooks),
-            &|_| {},
-        );
+        let (net, _) = fit_dense(net, &recipe, &splits.train, &device, 3, &|_| {});
         let net = net.valid();
         let float_acc = net.to_deployed().accuracy(&splits.test);
         let tune = TrainConfig {

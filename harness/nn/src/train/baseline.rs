@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use compbench_core::Splits;
 use serde::{Deserialize, Serialize};
 
-use super::{TrainConfig, checkpoint, evaluate, fit};
+use super::{TrainConfig, checkpoint, evaluate, fit_dense};
 use crate::hooks::DenseHooks;
 use crate::models::{ModelConfig, Network};
 
@@ -106,15 +106,7 @@ pub fn train_baseline(
         if tcfg.quick { ", quick" } else { "" }
     ));
     let start = Instant::now();
-    let (net, tlog) = fit(
-        fresh,
-        tcfg,
-        &data.train,
-        &device,
-        seed,
-        |m: &Network, x| m.forward(x, &DenseHooks),
-        log,
-    );
+    let (net, tlog) = fit_dense(fresh, tcfg, &data.train, &device, seed, log);
     let train_s = start.elapsed().as_secs_f64();
     let net = net.valid();
     let test_accuracy = super::with_threads(tcfg.threads, || {

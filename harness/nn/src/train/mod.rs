@@ -265,6 +265,30 @@ where
     )
 }
 
+/// [`fit`] of a float [`Network`] through [`DenseHooks`]: how baselines (and tests' trained
+/// networks) are trained.
+///
+/// [`Network`]: crate::models::Network
+/// [`DenseHooks`]: crate::hooks::DenseHooks
+pub fn fit_dense(
+    net: crate::models::Network,
+    cfg: &TrainConfig,
+    data: &ImageSplit,
+    device: &Device,
+    seed: u64,
+    log: &(dyn Fn(&str) + Sync),
+) -> (crate::models::Network, TrainLog) {
+    fit(
+        net,
+        cfg,
+        data,
+        device,
+        seed,
+        |m: &crate::models::Network, x| m.forward(x, &crate::hooks::DenseHooks),
+        log,
+    )
+}
+
 /// Images per forward pass in [`evaluate`].
 pub const EVAL_BATCH: usize = 500;
 
