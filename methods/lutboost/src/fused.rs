@@ -15,7 +15,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
+use compbench_nn::fused::{flex_tensor, with_slice};
 
 use crate::metric::VqMetric;
 use crate::soft::{self, SoftShape};
@@ -49,18 +50,6 @@ pub fn vq_distances(metric: VqMetric, x: Tensor<2>, cent: Tensor<3>) -> Tensor<3
     }
 }
 
-fn host(t: &FlexTensor) -> Vec<f32> {
-    assert_eq!(t.dtype(), DType::F32, "vq_distances: f32 only");
-    match t.as_slice::<f32>() {
-        Some(s) => s.to_vec(),
-        None => t
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("contiguous")
-            .to_vec(),
-    }
-}
-
 fn shape_of(x: &FlexTensor, cent: &FlexTensor) -> SoftShape {
     let (xd, cd) = (x.shape().to_vec(), cent.shape().to_vec());
     assert!(
@@ -75,24 +64,23 @@ fn shape_of(x: &FlexTensor, cent: &FlexTensor) -> SoftShape {
     }
 }
 
-fn forward(x: &FlexTensor, cent: &FlexTensor, metric: usize) -> FlexTensor {
+fn forward(x: &FlexTensor, cent: &FlexTensor, metric: VqMetric) -> FlexTensor {
     let sh = shape_of(x, cent);
-    let d = soft::forward(VqMetric::ALL[metric], &host(x), &host(cent), sh);
-    FlexTensor::from_data(TensorData::new(d, [sh.nc, sh.rows, sh.c]))
+    let d = with_slice(x, |x| with_slice(cent, |c| soft::forward(metric, x, c, sh)));
+    flex_tensor(d, vec![sh.nc, sh.rows, sh.c])
 }
 
 impl SoftDistanceOps for Flex {
     fn vq_distances(x: FloatTensor<Self>, cent: FloatTensor<Self>, metric: usize) -> FlexTensor {
-        forward(&x, &cent, metric)
+        forward(&x, &cent, VqMetric::ALL[metric])
     }
 }
 
-/// What the backward step needs: both inputs (host copies) and the metric.
+/// What the backward step needs: both inputs (shared buffers, not copies) and the metric.
 #[derive(Debug, Clone)]
 struct DistanceState {
-    x: Vec<f32>,
-    cent: Vec<f32>,
-    shape: SoftShape,
+    x: FlexTensor,
+    cent: FlexTensor,
     metric: VqMetric,
 }
 
@@ -113,20 +101,18 @@ impl Backward<Flex, 2> for DistanceBackward {
         if px.is_none() && pc.is_none() {
             return;
         }
-        let sh = state.shape;
+        let sh = shape_of(&state.x, &state.cent);
         // Both gradients come from one pass over x, the centroids and g.
-        let (gx, gc) = soft::backward(state.metric, &state.x, &state.cent, &host(&g), sh);
+        let (gx, gc) = with_slice(&state.x, |x| {
+            with_slice(&state.cent, |c| {
+                with_slice(&g, |g| soft::backward(state.metric, x, c, g, sh))
+            })
+        });
         if let Some(n) = px {
-            grads.register::<Flex>(
-                n.id,
-                FlexTensor::from_data(TensorData::new(gx, [sh.rows, sh.k()])),
-            );
+            grads.register::<Flex>(n.id, flex_tensor(gx, vec![sh.rows, sh.k()]));
         }
         if let Some(n) = pc {
-            grads.register::<Flex>(
-                n.id,
-                FlexTensor::from_data(TensorData::new(gc, [sh.nc, sh.c, sh.v])),
-            );
+            grads.register::<Flex>(n.id, flex_tensor(gc, vec![sh.nc, sh.c, sh.v]));
         }
     }
 }
@@ -144,21 +130,18 @@ impl<C: CheckpointStrategy> SoftDistanceOps for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let state = DistanceState {
-                    x: host(x.primitive()),
-                    cent: host(cent.primitive()),
-                    shape: shape_of(x.primitive(), cent.primitive()),
+                    x: x.primitive().clone(),
+                    cent: cent.primitive().clone(),
                     metric: VqMetric::ALL[metric],
                 };
-                let d = soft::forward(state.metric, &state.x, &state.cent, state.shape);
-                let sh = state.shape;
-                prep.finish(
-                    state,
-                    FlexTensor::from_data(TensorData::new(d, [sh.nc, sh.rows, sh.c])),
-                )
+                let d = forward(&state.x, &state.cent, state.metric);
+                prep.finish(state, d)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(forward(x.primitive(), cent.primitive(), metric))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(
+                x.primitive(),
+                cent.primitive(),
+                VqMetric::ALL[metric],
+            )),
         }
     }
 }

@@ -98,7 +98,7 @@ pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Run `f` on `t`'s elements as one contiguous `f32` slice (copying only if `t` is a strided
 /// view).
-fn with_slice<R>(t: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
+pub fn with_slice<R>(t: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     assert_eq!(t.dtype(), DType::F32, "fused ops: f32 only");
     match t.as_slice::<f32>() {
         Some(s) => f(s),
@@ -106,7 +106,8 @@ fn with_slice<R>(t: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     }
 }
 
-fn flex_tensor(data: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+/// A flex tensor owning `data` with shape `dims`.
+pub fn flex_tensor(data: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, dims))
 }
 
