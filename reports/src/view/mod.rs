@@ -1,0 +1,285 @@
+//! The template context: everything a report shows, as plain serialisable data, the same for
+//! Markdown and HTML. Strings here are raw (unescaped); each template escapes for its format.
+
+use serde::Serialize;
+
+use crate::charts::{Figure, inline_svg};
+use crate::claims::{ClaimOutcome, ClaimsSummary, ReferenceFile};
+use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run};
+
+mod suite_tables;
+
+use suite_tables::suite_views;
+
+/// The banner of `--quick` runs.
+pub const QUICK_BANNER: &str = "Quick run: fewer epochs and grid points. Numbers show the shape \
+     of the results only; do not compare them with the papers' values.";
+
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    pub title: String,
+    pub version: &'static str,
+    pub quick: bool,
+    pub quick_banner: &'static str,
+    pub summary: String,
+    pub counts: ClaimsSummary,
+    pub papers: Vec<PaperView>,
+    pub missing_references: Vec<String>,
+    pub suites: Vec<SuiteView>,
+    pub figures: Vec<FigureView>,
+    pub runs: Vec<RunView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaperView {
+    pub paper: String,
+    pub title: String,
+    /// "Authors, Venue, arXiv:id".
+    pub citation: String,
+    pub note: Option<String>,
+    pub summary: String,
+    pub claims: Vec<ClaimView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClaimView {
+    pub id: String,
+    pub claim: String,
+    pub source: String,
+    pub expected: String,
+    pub ours: String,
+    /// `holds`, `does not hold`, `not run`.
+    pub verdict: &'static str,
+    /// CSS class: `holds`, `fails`, `not-run`.
+    pub status: &'static str,
+    /// `✓`, `✗`, `–`.
+    pub mark: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ColumnView {
+    pub name: String,
+    pub numeric: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CellView {
+    pub text: String,
+    /// Best value of its column (bold).
+    pub best: bool,
+    /// The unscaled mean, for sorting in the HTML table.
+    pub sort: Option<f64>,
+}
+
+/// The results of one suite: its fixed values and one or two tables.
+///
+/// A suite with both model-side and hardware metrics (`metrics::Side`) gets two tables: the
+/// model-side metrics once per configuration of the non-hardware keys, and the hardware costs
+/// once per configuration and hardware design. Otherwise one table. Every table has the same
+/// compact key columns (`KeyColumns`: model, model params, configuration, hw, hw params), not
+/// a column per varying key.
+#[derive(Debug, Serialize)]
+pub struct SuiteView {
+    pub name: String,
+    /// Keys with one value across the suite, and metrics with one printed value in every row
+    /// of their table.
+    pub fixed: Vec<KeyValue>,
+    /// Per model, when the model varies: the model parameters that differ only between models
+    /// (a ViT's depth) and metrics with one printed value on every row of that model (its
+    /// baseline accuracy). Models with nothing to list are left out.
+    pub per_model: Vec<ModelValues>,
+    pub tables: Vec<TableView>,
+}
+
+/// Values that hold for every row of one model.
+#[derive(Debug, Serialize)]
+pub struct ModelValues {
+    pub model: String,
+    pub values: Vec<KeyValue>,
+}
+
+/// One results table.
+#[derive(Debug, Serialize)]
+pub struct TableView {
+    /// A small heading: "Accuracy and CPU measurements", "Hardware costs", "Measurements".
+    pub title: &'static str,
+    /// One sentence under the heading: what a row is, what the compact columns hold.
+    pub caption: String,
+    pub columns: Vec<ColumnView>,
+    pub rows: Vec<Vec<CellView>>,
+    /// Notes (e.g. "approximate: …"), referenced from note cells as `[1]`, `[2]`, ….
+    pub footnotes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FigureView {
+    /// Relative to the report: `figures/<name>.svg`.
+    pub file: String,
+    pub title: String,
+    pub caption: String,
+    /// The SVG, marked safe for the HTML template (plotters escapes its text).
+    pub svg: minijinja::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub name: String,
+    pub entries: Vec<KeyValue>,
+}
+
+pub fn build(
+    results: &Results,
+    table: &ConfigTable,
+    references: &[ReferenceFile],
+    missing: &[String],
+    outcomes: &[ClaimOutcome],
+    summary: ClaimsSummary,
+    figures: &[Figure],
+) -> ReportView {
+    let papers: Vec<PaperView> = references.iter().map(|r| paper_view(r, outcomes)).collect();
+    let mut title_parts: Vec<String> = references.iter().map(|r| r.paper.clone()).collect();
+    title_parts.extend(missing.iter().cloned());
+    let suites = suite_views(table);
+    if title_parts.is_empty() {
+        title_parts = suites.iter().map(|s| s.name.clone()).collect();
+    }
+    ReportView {
+        title: format!("compbench report: {}", title_parts.join(", ")),
+        version: env!("CARGO_PKG_VERSION"),
+        quick: results.quick(),
+        quick_banner: QUICK_BANNER,
+        summary: summary.to_string(),
+        counts: summary,
+        papers,
+        missing_references: missing.to_vec(),
+        suites,
+        figures: figures
+            .iter()
+            .map(|f| FigureView {
+                file: format!("figures/{}.svg", f.name),
+                title: f.title.clone(),
+                caption: f.caption.clone(),
+                svg: minijinja::Value::from_safe_string(inline_svg(&f.svg)),
+            })
+            .collect(),
+        runs: results.runs.iter().map(run_view).collect(),
+    }
+}
+
+fn paper_view(r: &ReferenceFile, outcomes: &[ClaimOutcome]) -> PaperView {
+    let mine: Vec<&ClaimOutcome> = outcomes.iter().filter(|o| o.paper == r.paper).collect();
+    let counts = {
+        let owned: Vec<ClaimOutcome> = mine.iter().map(|o| (*o).clone()).collect();
+        ClaimsSummary::of(&owned)
+    };
+    let mut citation = Vec::new();
+    if let Some(a) = &r.citation.authors {
+        citation.push(a.clone());
+    }
+    citation.push(r.citation.venue.clone());
+    if let Some(x) = &r.citation.arxiv {
+        citation.push(format!("arXiv:{x}"));
+    }
+    PaperView {
+        paper: r.paper.clone(),
+        title: r.citation.title.clone(),
+        citation: citation.join(", "),
+        note: r.note.clone(),
+        summary: counts.to_string(),
+        claims: mine
+            .into_iter()
+            .map(|o| {
+                let (verdict, status, mark) = match o.holds {
+                    Some(true) => ("holds", "holds", "✓"),
+                    Some(false) => ("does not hold", "fails", "✗"),
+                    None => ("not run", "not-run", "–"),
+                };
+                ClaimView {
+                    id: o.id.clone(),
+                    claim: o.claim.clone(),
+                    source: o.source.clone(),
+                    expected: o.expected.clone(),
+                    ours: o.ours.clone(),
+                    verdict,
+                    status,
+                    mark,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn wall_time(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!(
+            "{} min {:02} s",
+            (s / 60.0).floor(),
+            (s % 60.0).round() as u64
+        )
+    } else {
+        format!(
+            "{} h {:02} min",
+            (s / 3600.0).floor(),
+            ((s % 3600.0) / 60.0).round() as u64
+        )
+    }
+}
+
+fn run_view(run: &Run) -> RunView {
+    let Some(env) = &run.env else {
+        return RunView {
+            name: run.name.clone(),
+            entries: vec![KeyValue {
+                key: "env.json".into(),
+                value: "missing".into(),
+            }],
+        };
+    };
+    const LABELS: [(&str, &str); 9] = [
+        ("git_hash", "git"),
+        ("cpu", "CPU"),
+        ("threads", "threads"),
+        ("rustc", "rustc"),
+        ("os", "OS"),
+        ("timestamp", "date"),
+        ("wall_s", "wall time"),
+        ("quick", "quick"),
+        ("compbench_version", "compbench"),
+    ];
+    let text = |key: &str, v: &serde_json::Value| match (key, v) {
+        ("wall_s", serde_json::Value::Number(n)) => n.as_f64().map(wall_time).unwrap_or_default(),
+        (_, serde_json::Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    };
+    let mut entries: Vec<KeyValue> = LABELS
+        .iter()
+        .map(|(key, label)| KeyValue {
+            key: (*label).into(),
+            value: env
+                .get(*key)
+                .map(|v| text(key, v))
+                .unwrap_or_else(|| "unknown".into()),
+        })
+        .collect();
+    debug_assert!(LABELS.iter().all(|(k, _)| ENV_COLUMNS.contains(k)));
+    for (k, v) in env {
+        if !LABELS.iter().any(|(key, _)| key == k) {
+            entries.push(KeyValue {
+                key: k.clone(),
+                value: text(k, v),
+            });
+        }
+    }
+    RunView {
+        name: run.name.clone(),
+        entries,
+    }
+}
