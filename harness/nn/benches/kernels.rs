@@ -1,6 +1,7 @@
-//! Kernel benchmarks: our sgemm against `matrixmultiply` at the models' GEMM shapes (batch
-//! 256), the deployed conv (im2col + GEMM), attention, and whole-model inference deployed vs
-//! burn. `cargo bench -p compbench-nn --bench kernels`.
+//! Kernel benchmarks: our sgemm against `matrixmultiply` (threaded: one thread per physical
+//! core, `MATMUL_NUM_THREADS` overrides) and the `gemm` crate (burn-flex's GEMM, on rayon's
+//! pool) at the models' GEMM shapes (batch 256), the deployed conv (im2col + GEMM), attention,
+//! and whole-model inference deployed vs burn. `cargo bench -p compbench-nn --bench kernels`.
 
 use std::hint::black_box;
 
@@ -29,7 +30,7 @@ const SHAPES: &[(&str, usize, usize, usize)] = &[
     ("vit.fc2", 256 * 49, 128, 64),
 ];
 
-fn gemm(c: &mut Criterion) {
+fn sgemm_shapes(c: &mut Criterion) {
     let mut g = c.benchmark_group("sgemm");
     g.sample_size(20);
     for &(name, m, k, n) in SHAPES {
@@ -66,8 +67,53 @@ fn gemm(c: &mut Criterion) {
                 )
             })
         });
+        g.bench_function(format!("{name}/gemm-crate"), |bch| {
+            bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut out))
+        });
+        // The comparison is only meaningful if the crates compute the same product.
+        let mut ours = vec![0.0; m * n];
+        sgemm(m, k, n, &a, &b, &mut ours);
+        let worst = ours
+            .iter()
+            .zip(&out)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst < 1e-3 * k as f32,
+            "{name}: gemm crate differs by {worst}"
+        );
     }
     g.finish();
+}
+
+/// `out = a·b` through the `gemm` crate, row-major, on rayon's pool.
+fn gemm_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == k * n && out.len() == m * n);
+    // SAFETY: the lengths are checked above; column stride 1 and row stride the row length
+    // address exactly those buffers. read_dst = false, so out = 1·(a·b).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        )
+    }
 }
 
 fn attention(c: &mut Criterion) {
@@ -106,5 +152,5 @@ fn models(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, attention, models);
+criterion_group!(benches, sgemm_shapes, attention, models);
 criterion_main!(benches);

@@ -87,14 +87,26 @@ fn matched(
     t: &ConfigTable,
     rows: &[usize],
     k: usize,
+    covary: &[String],
     model_side: bool,
 ) -> Result<(Vec<usize>, usize, usize), String> {
+    // What makes two rows the same setting: every key but the compared one, the columns that
+    // change with it (`covary`), the hardware keys for a model-side metric, and `label`, which
+    // names a block of a suite's grid (the c sweep, the metric sweep), not a parameter, so the
+    // c=16 point of the metric sweep completes the c sweep's 8 and 32.
+    let compared = |i: usize| {
+        let name = t.keys[i].as_str();
+        i == k
+            || name == "label"
+            || covary.iter().any(|c| c == name)
+            || (model_side && hardware_key(name))
+    };
     let setting = |r: usize| -> Vec<&Option<String>> {
         t.rows[r]
             .keys
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != k && !(model_side && hardware_key(&t.keys[*i])))
+            .filter(|(i, _)| !compared(*i))
             .map(|(_, v)| v)
             .collect()
     };
@@ -246,7 +258,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
         }
         level_rows.push(rows);
     }
-    let (kept, n_kept, n_all) = matched(t, &candidates, k, model_side(&c.metric))?;
+    let (kept, n_kept, n_all) = matched(t, &candidates, k, &[], model_side(&c.metric))?;
     let mut levels = Vec::with_capacity(c.order.len());
     for (value, rows) in c.order.iter().zip(&level_rows) {
         let rows: Vec<usize> = rows.iter().copied().filter(|r| kept.contains(r)).collect();
@@ -254,6 +266,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
     }
     let mut holds = true;
     let mut ours = String::new();
+    let key = short_key(&c.by, &[]);
     for (i, (name, x)) in levels.iter().enumerate() {
         if i > 0 {
             let prev = levels[i - 1].1;
@@ -269,7 +282,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
                 (Direction::Descending, false) => " < ",
             });
         }
-        ours.push_str(&format!("{name} {}", format_value(&c.metric, *x)));
+        ours.push_str(&format!("{key}={name}: {}", format_value(&c.metric, *x)));
     }
     if c.tolerance > 0.0 {
         ours.push_str(&format!(
@@ -297,7 +310,7 @@ fn trend(c: &TrendCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, Str
     let (rows, n_kept, n_all) = if rows.is_empty() {
         (rows, 0, 0)
     } else {
-        matched(t, &rows, k, model_side(&c.metric))?
+        matched(t, &rows, k, &c.covary, model_side(&c.metric))?
     };
     // level text -> metric means
     let mut groups: Vec<(String, Vec<f64>)> = Vec::new();

@@ -132,6 +132,10 @@ pub struct TrendCheck {
     pub direction: TrendDirection,
     #[serde(default)]
     pub tolerance: f64,
+    /// Key columns that change together with `along` by design (a suite's `zip`, e.g. the conv
+    /// layers' `p_method_v_conv` beside `p_method_v`): they do not split settings.
+    #[serde(default)]
+    pub covary: Vec<String>,
     #[serde(default)]
     pub filter: Filter,
 }

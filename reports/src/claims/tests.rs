@@ -71,7 +71,10 @@ fn ordering_holds_and_fails() {
         "{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [l2, l1, chebyshev]}",
     );
     assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(v.ours, "l2 0.75 pp ≤ l1 1.05 pp ≤ chebyshev 1.75 pp");
+    assert_eq!(
+        v.ours,
+        "metric=l2: 0.75 pp ≤ metric=l1: 1.05 pp ≤ metric=chebyshev: 1.75 pp"
+    );
     let v =
         run("{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [chebyshev, l2]}");
     assert_eq!(v.holds, Some(false));
@@ -108,6 +111,36 @@ fn trend_holds_fails_and_not_run() {
     let v = run(
         "{kind: trend, metric: accuracy_drop, along: p_method_c, direction: increasing, filter: {method: ptq}}",
     );
+    assert_eq!(v.holds, None, "{}", v.ours);
+}
+
+#[test]
+fn trend_matches_across_labels_and_covarying_columns() {
+    // One-factor sweeps: the centre point (v=4) comes from the `metric` block, v=2 and v=8 from
+    // the `v` block, and the conv layers' v_conv is zipped with v.
+    let df = df![
+        "method" => ["lut", "lut", "lut"],
+        "label" => ["lut-metric", "lut-v", "lut-v"],
+        "p_method_v" => [4i64, 2, 8],
+        "p_method_v_conv" => [0i64, 2, 9],
+        "accuracy" => [0.89, 0.91, 0.87],
+    ]
+    .unwrap();
+    let t = aggregate(&df).unwrap();
+    let check = |extra: &str| {
+        evaluate(
+            &yaml(&format!(
+                "{{kind: trend, metric: accuracy, along: p_method_v, direction: decreasing{extra}}}"
+            )),
+            &t,
+            &Filter::new(),
+        )
+    };
+    let v = check(", covary: [p_method_v_conv]");
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    assert_eq!(v.ours, "v=2: 91.00 %, v=4: 89.00 %, v=8: 87.00 %");
+    // Without `covary`, each v has its own v_conv: no setting ran every v.
+    let v = check("");
     assert_eq!(v.holds, None, "{}", v.ours);
 }
 
@@ -242,7 +275,7 @@ fn model_side_claims_count_each_experiment_once() {
         "{kind: ordering, metric: accuracy, by: p_method_metric, order: [l1, l2], direction: ascending}",
     );
     assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(v.ours, "l1 80.00 % ≤ l2 90.00 %");
+    assert_eq!(v.ours, "metric=l1: 80.00 % ≤ metric=l2: 90.00 %");
     let v = eval(
         "{kind: trend, metric: accuracy, along: p_method_metric, direction: increasing, filter: {method: lut}}",
     );
