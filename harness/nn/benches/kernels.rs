@@ -70,12 +70,14 @@ fn sgemm_shapes(c: &mut Criterion) {
         g.bench_function(format!("{name}/gemm-crate"), |bch| {
             bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut out))
         });
-        // The comparison is only meaningful if the crates compute the same product.
-        let mut ours = vec![0.0; m * n];
+        // The comparison is only meaningful if the crates compute the same product (checked
+        // on fresh buffers: a name filter may have skipped the benches above).
+        let (mut ours, mut theirs) = (vec![0.0; m * n], vec![0.0; m * n]);
         sgemm(m, k, n, &a, &b, &mut ours);
+        gemm_crate(m, k, n, &a, &b, &mut theirs);
         let worst = ours
             .iter()
-            .zip(&out)
+            .zip(&theirs)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max);
         assert!(

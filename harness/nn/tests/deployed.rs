@@ -200,3 +200,33 @@ fn factory_kernels_are_used() {
     assert_eq!(dep.gemm_layers().len(), 1 + 4 * 4 + 1);
     let _ = net.num_params();
 }
+
+/// The deployed conv runs its GEMM a few images at a time (and a calibration observer sees the
+/// whole batch at once); either way every image's logits are those of running it alone, bit
+/// for bit.
+#[test]
+fn deployed_batch_equals_images_one_at_a_time() {
+    let splits = data();
+    let net = Network::new(
+        &ModelConfig::new(ModelKind::Cnn),
+        &compbench_nn::device(),
+        3,
+    )
+    .valid();
+    let dep = net.to_deployed();
+    let n = 23; // more than one conv chunk at conv1 (18 images) and conv2 (4), a multiple of neither
+    let pixels = splits.test.images.len() / splits.test.len();
+    let batch = dep.forward(&splits.test.images[..n * pixels], n);
+    for i in 0..n {
+        let one = dep.forward(&splits.test.images[i * pixels..(i + 1) * pixels], 1);
+        let same = one
+            .iter()
+            .zip(&batch[i * 10..(i + 1) * 10])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "image {i}: {one:?} vs {:?}",
+            &batch[i * 10..(i + 1) * 10]
+        );
+    }
+}

@@ -98,7 +98,10 @@ fn matched(
         let name = t.keys[i].as_str();
         i == k
             || name == "label"
-            || covary.iter().any(|c| c == name)
+            || covary.iter().any(|c| match c.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => c == name,
+            })
             || (model_side && hardware_key(name))
     };
     let setting = |r: usize| -> Vec<&Option<String>> {
@@ -258,7 +261,7 @@ fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdic
         }
         level_rows.push(rows);
     }
-    let (kept, n_kept, n_all) = matched(t, &candidates, k, &[], model_side(&c.metric))?;
+    let (kept, n_kept, n_all) = matched(t, &candidates, k, &c.covary, model_side(&c.metric))?;
     let mut levels = Vec::with_capacity(c.order.len());
     for (value, rows) in c.order.iter().zip(&level_rows) {
         let rows: Vec<usize> = rows.iter().copied().filter(|r| kept.contains(r)).collect();

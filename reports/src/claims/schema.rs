@@ -114,6 +114,11 @@ pub struct OrderingCheck {
     pub direction: Direction,
     #[serde(default)]
     pub tolerance: f64,
+    /// Key columns that differ between the levels by design and so do not split settings, as in
+    /// [`TrendCheck::covary`]; `p_method_*` names every method parameter, which is how an
+    /// ordering compares different methods (`by: label`) on the same model.
+    #[serde(default)]
+    pub covary: Vec<String>,
     #[serde(default)]
     pub filter: Filter,
 }
@@ -133,7 +138,8 @@ pub struct TrendCheck {
     #[serde(default)]
     pub tolerance: f64,
     /// Key columns that change together with `along` by design (a suite's `zip`, e.g. the conv
-    /// layers' `p_method_v_conv` beside `p_method_v`): they do not split settings.
+    /// layers' `p_method_v_conv` beside `p_method_v`): they do not split settings. A name ending
+    /// in `*` covers every column with that prefix.
     #[serde(default)]
     pub covary: Vec<String>,
     #[serde(default)]

@@ -145,6 +145,35 @@ fn trend_matches_across_labels_and_covarying_columns() {
 }
 
 #[test]
+fn ordering_compares_methods_with_covary_prefix() {
+    // QAT and PTQ differ in their parameters, not only in the label: without `covary` no
+    // setting ran both; with `p_method_*` (and `method`) the model is what gets matched.
+    let df = df![
+        "model" => ["cnn", "cnn", "mlp", "mlp"],
+        "method" => ["qat", "ptq", "qat", "ptq"],
+        "label" => ["qat-w4a4", "ptq-w4a4", "qat-w4a4", "ptq-w4a4"],
+        "p_method_scheme" => [Some("lsq"), None, Some("lsq"), None],
+        "p_method_calibration" => [None, Some("mse"), None, Some("mse")],
+        "accuracy_drop" => [0.4, 1.0, 0.2, 0.6],
+    ]
+    .unwrap();
+    let t = aggregate(&df).unwrap();
+    let check = |covary: &str| {
+        evaluate(
+            &yaml(&format!(
+                "{{kind: ordering, metric: accuracy_drop, by: label, order: [qat-w4a4, ptq-w4a4]{covary}}}"
+            )),
+            &t,
+            &Filter::new(),
+        )
+    };
+    let v = check(", covary: [method, p_method_*]");
+    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    assert_eq!(v.ours, "label=qat-w4a4: 0.30 pp ≤ label=ptq-w4a4: 0.80 pp");
+    assert_eq!(check("").holds, None);
+}
+
+#[test]
 fn trend_compares_matched_settings() {
     // c=32 ran only with l2: the l1/chebyshev settings drop out of the comparison.
     let df = df![

@@ -28,6 +28,10 @@ pub trait GemmKernel: Send + Sync {
     fn k(&self) -> usize;
     fn n(&self) -> usize;
     /// `x` is `m × k` row-major; `out` is `m × n` row-major and fully overwritten.
+    ///
+    /// Rows are independent: a row's output may depend only on that row (no statistics over
+    /// the batch), bit for bit, whatever `m` is. The deployed conv relies on it to run its GEMM
+    /// a few images at a time.
     fn forward(&self, x: &[f32], m: usize, out: &mut [f32]);
     /// The layer as Workload IR for `m` rows (formats, sparsity, VQ spec filled in).
     fn gemm_ir(&self, m: u64) -> Gemm;

@@ -281,8 +281,14 @@ impl Node {
                 };
                 assert_eq!(cin, c.geom.in_channels, "`{}`: input channels", c.gemm.name);
                 let (ho, wo) = c.geom.output_hw(h, w);
-                let cols = im2col_batch(&act.data, b, h, w, &c.geom);
-                let data = c.gemm.run(&cols, b * ho * wo, obs);
+                let data = match obs {
+                    // An observer sees the layer's whole input at once (calibration).
+                    Some(_) => {
+                        let cols = im2col_batch(&act.data, b, h, w, &c.geom);
+                        c.gemm.run(&cols, b * ho * wo, obs)
+                    }
+                    None => conv_in_chunks(c, &act.data, b, h, w),
+                };
                 Act {
                     data,
                     batch: b,
@@ -493,6 +499,37 @@ impl TransformerBlock {
         out.layers.push(self.fc2.ir(m));
         layout
     }
+}
+
+/// im2col values per chunk in [`conv_in_chunks`] (512 KB): a chunk is written and read back
+/// while it is still in cache, and is still thousands of rows for a narrow K (the CNN's conv1:
+/// 18 images of 784 rows at K = 9; conv2: 4 images of 196 rows at K = 144).
+const CONV_CHUNK_VALUES: usize = 128 * 1024;
+
+/// A convolution as im2col + GEMM, a few images at a time through one reused column buffer:
+/// materializing the whole batch's columns (29 MB for 256 images at conv2) cost more in page
+/// faults and cache misses than the GEMM itself. Same values as one whole-batch GEMM, because
+/// a [`GemmKernel`]'s rows are independent (see its `forward`).
+fn conv_in_chunks(c: &ConvNode, x: &[f32], batch: usize, h: usize, w: usize) -> Vec<f32> {
+    let g = &c.geom;
+    let (ho, wo) = g.output_hw(h, w);
+    let (per_img_rows, n, k) = (ho * wo, c.gemm.kernel.n(), g.k());
+    let per_in = h * w * g.in_channels;
+    let imgs = (CONV_CHUNK_VALUES / (per_img_rows * k)).clamp(1, batch.max(1));
+    let mut out = vec![0.0; batch * per_img_rows * n];
+    let mut cols = vec![0.0; imgs * per_img_rows * k];
+    for (xs, os) in x
+        .chunks(imgs * per_in)
+        .zip(out.chunks_mut(imgs * per_img_rows * n))
+    {
+        let m = os.len() / n;
+        let cols = &mut cols[..m * k];
+        cols.par_chunks_mut(per_img_rows * k)
+            .zip(xs.par_chunks(per_in))
+            .for_each(|(o, img)| im2col_nhwc(img, 1, h, w, g, o));
+        c.gemm.kernel.forward(cols, m, os);
+    }
+    out
 }
 
 /// im2col of a batch, parallel over images (each image's rows are contiguous).

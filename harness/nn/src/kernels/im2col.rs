@@ -11,12 +11,45 @@ use crate::hooks::ConvGeom;
 
 /// im2col of `batch` images stored NHWC (`[b, h, w, cin]`, the deployed model's layout between
 /// convolutions). `out` is `[batch·Ho·Wo, K]`, fully overwritten.
+///
+/// Reads each kernel tap's `cin` channels as one contiguous slice and scatters them into the
+/// row at stride k·k (the row is a few hundred bytes, so the scatter stays in L1); padding taps
+/// are written as zeros once per tap, not tested per element. Same values as
+/// [`im2col_generic`] (a pure copy), which the tests check.
 pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, out: &mut [f32]) {
     let cin = g.in_channels;
-    im2col_generic(batch, h, w, g, out, |b, y, xx, c| {
-        x[((b * h + y) * w + xx) * cin + c]
-    });
-    debug_assert_eq!(x.len(), batch * h * w * cin);
+    let (ho, wo) = g.output_hw(h, w);
+    let (kk, kdim) = (g.kernel, g.k());
+    assert_eq!(
+        x.len(),
+        batch * h * w * cin,
+        "input must be [batch, h, w, cin]"
+    );
+    assert_eq!(
+        out.len(),
+        batch * ho * wo * kdim,
+        "im2col output must be [batch·Ho·Wo, K]"
+    );
+    let taps = kk * kk;
+    let pad = g.padding as isize;
+    let inside = |v: isize, len: usize| v >= 0 && (v as usize) < len;
+    for (r, row) in out.chunks_exact_mut(kdim).enumerate() {
+        let (b, oy, ox) = (r / (ho * wo), (r / wo) % ho, r % wo);
+        for ky in 0..kk {
+            let y = (oy * g.stride + ky) as isize - pad;
+            for kx in 0..kk {
+                let xx = (ox * g.stride + kx) as isize - pad;
+                let tap = ky * kk + kx;
+                let dst = row[tap..].iter_mut().step_by(taps);
+                if inside(y, h) && inside(xx, w) {
+                    let src = &x[((b * h + y as usize) * w + xx as usize) * cin..][..cin];
+                    dst.zip(src).for_each(|(d, &v)| *d = v);
+                } else {
+                    dst.for_each(|d| *d = 0.0);
+                }
+            }
+        }
+    }
 }
 
 /// im2col of `batch` images stored NCHW (`[b, cin, h, w]`, burn's layout).
@@ -66,6 +99,61 @@ fn im2col_generic(
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tap-sliced NHWC path against the per-element generic path on the same images
+    /// (transposed to NCHW), bit for bit, over channel counts, kernels, strides and paddings.
+    #[test]
+    fn nhwc_matches_generic_reference() {
+        let mut seed = 1u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for (cin, kernel, stride, padding, h, w) in [
+            (1, 3, 1, 1, 7, 7),
+            (3, 3, 2, 1, 8, 6),
+            (16, 3, 1, 1, 5, 5),
+            (2, 1, 1, 0, 4, 3),
+            (5, 5, 2, 2, 9, 7),
+            (4, 3, 3, 0, 10, 10),
+        ] {
+            let g = ConvGeom {
+                in_channels: cin,
+                out_channels: 1,
+                kernel,
+                stride,
+                padding,
+            };
+            let batch = 2;
+            let nhwc: Vec<f32> = (0..batch * h * w * cin).map(|_| next()).collect();
+            let mut nchw = vec![0.0; nhwc.len()];
+            for b in 0..batch {
+                for y in 0..h {
+                    for x in 0..w {
+                        for c in 0..cin {
+                            nchw[((b * cin + c) * h + y) * w + x] =
+                                nhwc[((b * h + y) * w + x) * cin + c];
+                        }
+                    }
+                }
+            }
+            let (ho, wo) = g.output_hw(h, w);
+            let mut fast = vec![f32::NAN; batch * ho * wo * g.k()];
+            let mut reference = vec![0.0; fast.len()];
+            im2col_nhwc(&nhwc, batch, h, w, &g, &mut fast);
+            im2col_nchw(&nchw, batch, h, w, &g, &mut reference);
+            let same = fast
+                .iter()
+                .zip(&reference)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "cin {cin} k {kernel} s {stride} p {padding} {h}×{w}");
         }
     }
 }
