@@ -22,99 +22,103 @@ mod loops {
     // loop-invariant operands out of an intrinsics loop, which would time only the adds.
     use std::arch::asm;
 
+    /// `iters` times the body, after the setup; every ymm register is clobbered.
+    macro_rules! register_loop {
+        ($iters:expr, [$($setup:literal),* $(,)?], [$($body:literal),* $(,)?]) => {
+            // SAFETY: only registers are touched; the caller checked AVX2 (and FMA).
+            unsafe {
+                asm!(
+                    $($setup,)*
+                    "2:",
+                    $($body,)*
+                    "dec {n}",
+                    "jnz 2b",
+                    n = inout(reg) $iters => _,
+                    out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                    out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                    out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+                    out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                    options(nostack, nomem),
+                );
+            }
+        };
+    }
+
     /// f32: 12 independent FMA chains of 8 lanes per iteration = 96 MACs.
     pub fn fma(iters: u64) {
-        // SAFETY: only registers are touched; the caller checked AVX2+FMA.
-        unsafe {
-            asm!(
-            "vxorps ymm14, ymm14, ymm14",
-            "vxorps ymm15, ymm15, ymm15",
-            "2:",
-            "vfmadd231ps ymm0, ymm14, ymm15",
-            "vfmadd231ps ymm1, ymm14, ymm15",
-            "vfmadd231ps ymm2, ymm14, ymm15",
-            "vfmadd231ps ymm3, ymm14, ymm15",
-            "vfmadd231ps ymm4, ymm14, ymm15",
-            "vfmadd231ps ymm5, ymm14, ymm15",
-            "vfmadd231ps ymm6, ymm14, ymm15",
-            "vfmadd231ps ymm7, ymm14, ymm15",
-            "vfmadd231ps ymm8, ymm14, ymm15",
-            "vfmadd231ps ymm9, ymm14, ymm15",
-            "vfmadd231ps ymm10, ymm14, ymm15",
-            "vfmadd231ps ymm11, ymm14, ymm15",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) iters => _,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _, out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack, nomem),
-            );
-        }
+        register_loop!(
+            iters,
+            ["vxorps ymm14, ymm14, ymm14", "vxorps ymm15, ymm15, ymm15"],
+            [
+                "vfmadd231ps ymm0, ymm14, ymm15",
+                "vfmadd231ps ymm1, ymm14, ymm15",
+                "vfmadd231ps ymm2, ymm14, ymm15",
+                "vfmadd231ps ymm3, ymm14, ymm15",
+                "vfmadd231ps ymm4, ymm14, ymm15",
+                "vfmadd231ps ymm5, ymm14, ymm15",
+                "vfmadd231ps ymm6, ymm14, ymm15",
+                "vfmadd231ps ymm7, ymm14, ymm15",
+                "vfmadd231ps ymm8, ymm14, ymm15",
+                "vfmadd231ps ymm9, ymm14, ymm15",
+                "vfmadd231ps ymm10, ymm14, ymm15",
+                "vfmadd231ps ymm11, ymm14, ymm15",
+            ]
+        );
     }
 
     /// Exact 8-bit: 6 × (`vpmaddubsw` 32 MACs → `vpmaddwd` with ones → `vpaddd`) = 192 MACs.
     pub fn int8_exact(iters: u64) {
-        // SAFETY: as above; AVX2 checked by the caller.
-        unsafe {
-            asm!(
-            "vpxor ymm14, ymm14, ymm14",
-            "vpxor ymm15, ymm15, ymm15",
-            "vpcmpeqw ymm13, ymm13, ymm13",
-            "vpsrlw ymm13, ymm13, 15",
-            "2:",
-            "vpmaddubsw ymm6, ymm14, ymm15",
-            "vpmaddwd ymm6, ymm6, ymm13",
-            "vpaddd ymm0, ymm0, ymm6",
-            "vpmaddubsw ymm7, ymm14, ymm15",
-            "vpmaddwd ymm7, ymm7, ymm13",
-            "vpaddd ymm1, ymm1, ymm7",
-            "vpmaddubsw ymm8, ymm14, ymm15",
-            "vpmaddwd ymm8, ymm8, ymm13",
-            "vpaddd ymm2, ymm2, ymm8",
-            "vpmaddubsw ymm9, ymm14, ymm15",
-            "vpmaddwd ymm9, ymm9, ymm13",
-            "vpaddd ymm3, ymm3, ymm9",
-            "vpmaddubsw ymm10, ymm14, ymm15",
-            "vpmaddwd ymm10, ymm10, ymm13",
-            "vpaddd ymm4, ymm4, ymm10",
-            "vpmaddubsw ymm11, ymm14, ymm15",
-            "vpmaddwd ymm11, ymm11, ymm13",
-            "vpaddd ymm5, ymm5, ymm11",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) iters => _,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _, out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack, nomem),
-            );
-        }
+        register_loop!(
+            iters,
+            [
+                "vpxor ymm14, ymm14, ymm14",
+                "vpxor ymm15, ymm15, ymm15",
+                "vpcmpeqw ymm13, ymm13, ymm13",
+                "vpsrlw ymm13, ymm13, 15",
+            ],
+            [
+                "vpmaddubsw ymm6, ymm14, ymm15",
+                "vpmaddwd ymm6, ymm6, ymm13",
+                "vpaddd ymm0, ymm0, ymm6",
+                "vpmaddubsw ymm7, ymm14, ymm15",
+                "vpmaddwd ymm7, ymm7, ymm13",
+                "vpaddd ymm1, ymm1, ymm7",
+                "vpmaddubsw ymm8, ymm14, ymm15",
+                "vpmaddwd ymm8, ymm8, ymm13",
+                "vpaddd ymm2, ymm2, ymm8",
+                "vpmaddubsw ymm9, ymm14, ymm15",
+                "vpmaddwd ymm9, ymm9, ymm13",
+                "vpaddd ymm3, ymm3, ymm9",
+                "vpmaddubsw ymm10, ymm14, ymm15",
+                "vpmaddwd ymm10, ymm10, ymm13",
+                "vpaddd ymm4, ymm4, ymm10",
+                "vpmaddubsw ymm11, ymm14, ymm15",
+                "vpmaddwd ymm11, ymm11, ymm13",
+                "vpaddd ymm5, ymm5, ymm11",
+            ]
+        );
     }
 
     /// Narrow grids: 6 × (`vpmaddubsw` + i16 `vpaddw`), the widening amortized away. 192 MACs.
     pub fn int8_i16(iters: u64) {
-        // SAFETY: as above.
-        unsafe {
-            asm!(
-            "vpxor ymm14, ymm14, ymm14",
-            "vpxor ymm15, ymm15, ymm15",
-            "2:",
-            "vpmaddubsw ymm6, ymm14, ymm15",
-            "vpaddw ymm0, ymm0, ymm6",
-            "vpmaddubsw ymm7, ymm14, ymm15",
-            "vpaddw ymm1, ymm1, ymm7",
-            "vpmaddubsw ymm8, ymm14, ymm15",
-            "vpaddw ymm2, ymm2, ymm8",
-            "vpmaddubsw ymm9, ymm14, ymm15",
-            "vpaddw ymm3, ymm3, ymm9",
-            "vpmaddubsw ymm10, ymm14, ymm15",
-            "vpaddw ymm4, ymm4, ymm10",
-            "vpmaddubsw ymm11, ymm14, ymm15",
-            "vpaddw ymm5, ymm5, ymm11",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) iters => _,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _, out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack, nomem),
-            );
-        }
+        register_loop!(
+            iters,
+            ["vpxor ymm14, ymm14, ymm14", "vpxor ymm15, ymm15, ymm15"],
+            [
+                "vpmaddubsw ymm6, ymm14, ymm15",
+                "vpaddw ymm0, ymm0, ymm6",
+                "vpmaddubsw ymm7, ymm14, ymm15",
+                "vpaddw ymm1, ymm1, ymm7",
+                "vpmaddubsw ymm8, ymm14, ymm15",
+                "vpaddw ymm2, ymm2, ymm8",
+                "vpmaddubsw ymm9, ymm14, ymm15",
+                "vpaddw ymm3, ymm3, ymm9",
+                "vpmaddubsw ymm10, ymm14, ymm15",
+                "vpaddw ymm4, ymm4, ymm10",
+                "vpmaddubsw ymm11, ymm14, ymm15",
+                "vpaddw ymm5, ymm5, ymm11",
+            ]
+        );
     }
 
     pub const MACS_F32: u64 = 12 * 8;
