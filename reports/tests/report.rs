@@ -27,7 +27,7 @@ fn report_snapshots() {
     let out = render_fixture(tmp.path());
     assert_eq!(
         out.summary.to_string(),
-        "20 of 28 claims hold (5 do not hold, 3 not run)"
+        "20 of 35 claims hold (5 do not hold, 10 not run)"
     );
     assert_snapshot("report.md", &read(&out.markdown));
     assert_snapshot("report.html", &read(&out.html));
@@ -44,7 +44,7 @@ fn claims_json_shape() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out.claims_json).unwrap()).unwrap();
     let arr = v.as_array().unwrap();
-    assert_eq!(arr.len(), 28);
+    assert_eq!(arr.len(), 35);
     for c in arr {
         let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["claim", "holds", "id", "ours", "paper"]);
