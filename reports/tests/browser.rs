@@ -144,7 +144,8 @@ fn report_html_renders_in_chromium() {
     );
     assert!(dom.contains(&headline), "missing `{headline}` in {dom}");
     assert!(dom.contains(r#"id="quick-banner""#));
-    assert_eq!(dom.matches("<table class=\"claims sortable\"").count(), 1);
+    // One claims table per paper with a reference file: lut-dla and survey.
+    assert_eq!(dom.matches("<table class=\"claims sortable\"").count(), 2);
     // lut-dla-fixture: accuracy table + hardware table; survey-fixture: one table.
     assert_eq!(dom.matches("<table class=\"results sortable\"").count(), 3);
     assert_eq!(dom.matches("<svg").count(), out.figures.len());
