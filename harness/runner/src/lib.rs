@@ -156,7 +156,7 @@ fn load_data(
 }
 
 /// Build every hardware configuration of the plan once.
-fn build_hw(plan: &Plan) -> Result<Vec<Box<dyn HwDesign>>, RunError> {
+pub fn build_hw(plan: &Plan) -> Result<Vec<Box<dyn HwDesign>>, RunError> {
     plan.hw_configs
         .iter()
         .map(|h| {
@@ -167,6 +167,25 @@ fn build_hw(plan: &Plan) -> Result<Vec<Box<dyn HwDesign>>, RunError> {
             model.build(&h.params).map_err(|e| RunError::Hw {
                 label: h.label.clone(),
                 message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The results table's hardware columns: every (hardware configuration, pricing batch) pair of
+/// the plan, batches varying fastest. `designs` is [`build_hw`]'s output for the same plan.
+pub fn hw_columns<'a>(plan: &'a Plan, designs: &'a [Box<dyn HwDesign>]) -> Vec<HwColumn<'a>> {
+    plan.hw_configs
+        .iter()
+        .zip(designs)
+        .flat_map(|(h, d)| {
+            plan.hw_batches.iter().map(move |&batch| HwColumn {
+                id: &h.id,
+                label: &h.label,
+                model: compbench_registry::hwmodel(&h.id).expect("looked up in build_hw"),
+                params: &h.params,
+                design: d.as_ref(),
+                batch,
             })
         })
         .collect()
@@ -337,22 +356,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         records.push(r);
     }
     let environment = Environment::collect(threads);
-    // Every (hardware configuration, pricing batch) pair; batches vary fastest.
-    let hw_cols: Vec<HwColumn> = plan
-        .hw_configs
-        .iter()
-        .zip(&designs)
-        .flat_map(|(h, d)| {
-            plan.hw_batches.iter().map(move |&batch| HwColumn {
-                id: &h.id,
-                label: &h.label,
-                model: compbench_registry::hwmodel(&h.id).expect("looked up in build_hw"),
-                params: &h.params,
-                design: d.as_ref(),
-                batch,
-            })
-        })
-        .collect();
+    let hw_cols = hw_columns(&plan, &designs);
     let ctx = TableContext {
         suite: &suite.name,
         paper: &suite.paper,

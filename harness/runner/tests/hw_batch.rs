@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use compbench_core::HwDesign;
 use compbench_core::Params;
 use compbench_core::ir::{Gemm, Layer, NumFormat, Workload};
 use compbench_runner::journal::{self, Measured, Outcome, Record};
 use compbench_runner::plan::Plan;
-use compbench_runner::table::{self, HwColumn, TableContext};
+use compbench_runner::table::{self, TableContext};
 use compbench_runner::{RunOptions, Silent};
 use compbench_suite::{Mode, Suite};
 use polars::prelude::*;
@@ -58,31 +57,8 @@ fn record(i: usize) -> Record {
 
 /// The runner's pairing of a plan's hardware configurations with its batches.
 fn build_table(plan: &Plan, records: &[Record]) -> DataFrame {
-    let designs: Vec<Box<dyn HwDesign>> = plan
-        .hw_configs
-        .iter()
-        .map(|h| {
-            compbench_registry::hwmodel(&h.id)
-                .unwrap()
-                .build(&h.params)
-                .unwrap()
-        })
-        .collect();
-    let cols: Vec<HwColumn> = plan
-        .hw_configs
-        .iter()
-        .zip(&designs)
-        .flat_map(|(h, d)| {
-            plan.hw_batches.iter().map(move |&batch| HwColumn {
-                id: &h.id,
-                label: &h.label,
-                model: compbench_registry::hwmodel(&h.id).unwrap(),
-                params: &h.params,
-                design: d.as_ref(),
-                batch,
-            })
-        })
-        .collect();
+    let designs = compbench_runner::build_hw(plan).unwrap();
+    let cols = compbench_runner::hw_columns(plan, &designs);
     let refs: Vec<&Record> = records.iter().collect();
     let e = env();
     table::build(
