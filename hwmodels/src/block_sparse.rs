@@ -34,7 +34,7 @@ use crate::systolic::{
 use crate::tech::Cost;
 use crate::vector::VectorUnit;
 
-/// Parameters of the `block_sparse` model: the systolic ones (dataflow fixed to WS) plus
+/// Parameters of the `block-sparse` model: the systolic ones (dataflow fixed to WS) plus
 /// skipping granularity and metadata width.
 pub static BLOCK_SPARSE_PARAMS: &[ParamSpec] = &[
     ParamSpec::int(
@@ -330,7 +330,7 @@ impl HwDesign for BlockSparseDesign {
     }
 }
 
-/// The `block_sparse` hardware model.
+/// The `block-sparse` hardware model.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockSparse;
 
@@ -339,7 +339,7 @@ pub static BLOCK_SPARSE: BlockSparse = BlockSparse;
 
 impl HwModel for BlockSparse {
     fn id(&self) -> &'static str {
-        "block_sparse"
+        "block-sparse"
     }
 
     fn describe(&self) -> &'static str {

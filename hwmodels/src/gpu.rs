@@ -206,7 +206,7 @@ impl HwDesign for GpuDesign {
     }
 }
 
-/// The `gpu_roofline` hardware model.
+/// The `gpu-roofline` hardware model.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuRoofline;
 
@@ -215,7 +215,7 @@ pub static GPU_ROOFLINE: GpuRoofline = GpuRoofline;
 
 impl HwModel for GpuRoofline {
     fn id(&self) -> &'static str {
-        "gpu_roofline"
+        "gpu-roofline"
     }
 
     fn describe(&self) -> &'static str {

@@ -10,8 +10,8 @@
 //! * [`vector`]: the vector unit every accelerator uses for non-linear ops.
 //! * [`systolic`]: SCALE-Sim v2 compute model + energy/area (`systolic`).
 //! * [`lut`]: LUT-DLA-style VQ accelerator (`lut`), [`lut::equal_throughput_systolic`].
-//! * [`block_sparse`]: WS array skipping zero weight tiles (`block_sparse`).
-//! * [`gpu`]: roofline with H100/A100 presets (`gpu_roofline`).
+//! * [`block_sparse`]: WS array skipping zero weight tiles (`block-sparse`).
+//! * [`gpu`]: roofline with H100/A100 presets (`gpu-roofline`).
 //! * [`dse`]: grid/random sweeps, Pareto front, YAML spec.
 //! * [`workloads`]: the project's MLP, CNN and tiny ViT as Workload IR.
 

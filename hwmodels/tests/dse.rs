@@ -53,7 +53,7 @@ fn bad_specs_are_refused_with_the_allowed_values() {
     #[rustfmt::skip]
     let cases: &[(&str, &str)] = &[
         ("hwmodel: systolic\nworkload: cnn\ngrid: {rows: [8]}\ncolor: red\n", "color"),
-        ("hwmodel: tpu\nworkload: cnn\ngrid: {rows: [8]}\n", "systolic, lut, block_sparse, gpu_roofline"),
+        ("hwmodel: tpu\nworkload: cnn\ngrid: {rows: [8]}\n", "systolic, lut, block-sparse, gpu-roofline"),
         ("hwmodel: systolic\nworkload: resnet\ngrid: {rows: [8]}\n", "mlp, cnn, vit"),
         ("hwmodel: systolic\nworkload: cnn\ngrid: {speed: [8]}\n", "allowed: rows, cols"),
         ("hwmodel: systolic\nworkload: cnn\ngrid: {dataflow: [rs]}\n", "os, ws, is"),

@@ -60,4 +60,11 @@ pub trait Method: Sync {
         Ok(())
     }
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError>;
+    /// Speed of the kernels this method deploys, for `compbench bench kernels`: rows timed
+    /// against our dense f32 GEMM of the same shape in the same run. Methods of one crate that
+    /// share a kernel family report it from one of them, so each kernel is timed once.
+    fn kernel_benches(&self, quick: bool) -> Vec<crate::bench::KernelBenchRow> {
+        let _ = quick;
+        Vec::new()
+    }
 }

@@ -97,6 +97,13 @@ impl Section {
     }
 }
 
+/// Ids that changed when every id became kebab-case: (old, new). A suite that still uses an old
+/// id is refused with the new one named.
+pub const RENAMED_IDS: &[(&str, &str)] = &[
+    ("block_sparse", "block-sparse"),
+    ("gpu_roofline", "gpu-roofline"),
+];
+
 impl Catalog<'_> {
     /// The parameters of plugin `id` in `section`, or an error listing the valid ids.
     pub fn params(&self, section: Section, id: &str) -> Result<&'static [ParamSpec], String> {
@@ -110,8 +117,13 @@ impl Catalog<'_> {
                 .map(|h| h.params()),
         };
         found.ok_or_else(|| {
+            let renamed = RENAMED_IDS
+                .iter()
+                .find(|(old, _)| *old == id)
+                .map(|(_, new)| format!("; `{id}` was renamed to `{new}`"))
+                .unwrap_or_default();
             format!(
-                "unknown {} `{id}` (valid ids are: {})",
+                "unknown {} `{id}` (valid ids are: {}){renamed}",
                 section.noun(),
                 self.ids(section).join(", ")
             )

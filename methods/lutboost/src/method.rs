@@ -244,6 +244,10 @@ impl Method for LutBoost {
         "lutboost"
     }
 
+    fn kernel_benches(&self, quick: bool) -> Vec<compbench_nn::bench::KernelBenchRow> {
+        crate::bench::bench_rows(quick)
+    }
+
     fn describe(&self) -> &'static str {
         "LUT-DLA's LUTBoost: activations vector-quantized (v, c, L2/L1/Chebyshev), GEMMs as table look-ups, 4 training stages"
     }

@@ -191,6 +191,12 @@ impl Method for Ptq {
         PTQ_PARAMS
     }
 
+    /// Every scalar kernel (int8/low-bit and xnor) is timed once, here: QAT and binary deploy
+    /// the same kernels.
+    fn kernel_benches(&self, quick: bool) -> Vec<compbench_nn::bench::KernelBenchRow> {
+        crate::bench_rows(quick)
+    }
+
     fn check(&self, params: &Params, _model: &ModelConfig) -> Result<(), ParamError> {
         check_a_bits(params)
     }

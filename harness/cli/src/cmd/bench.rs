@@ -49,9 +49,10 @@ fn dense_row(quick: bool) -> KernelBenchRow {
 
 fn rows(quick: bool) -> anyhow::Result<Vec<KernelBenchRow>> {
     let mut rows = vec![dense_row(quick)];
-    // One line per method crate with kernels:
-    rows.extend(compbench_scalar_quant::bench_rows(quick));
-    rows.extend(compbench_lutboost::bench::bench_rows(quick));
+    // Every registered method times the kernels it deploys.
+    for method in compbench_registry::methods() {
+        rows.extend(method.kernel_benches(quick));
+    }
     Ok(rows)
 }
 
