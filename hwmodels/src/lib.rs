@@ -14,6 +14,9 @@
 //! * [`gpu`]: roofline with H100/A100 presets (`gpu-roofline`).
 //! * [`dse`]: grid/random sweeps, Pareto front, YAML spec.
 //! * [`workloads`]: the project's MLP, CNN and tiny ViT as Workload IR.
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod block_sparse;
 pub mod common;
@@ -34,9 +37,10 @@ pub use gpu::{GPU_ROOFLINE, GpuDesign};
 pub use lut::{LUT, LutDesign, equal_throughput_systolic, lut_params_for};
 pub use systolic::{SYSTOLIC, SystolicDesign};
 
-static ALL: [&dyn HwModel; 4] = [&SYSTOLIC, &LUT, &BLOCK_SPARSE, &GPU_ROOFLINE];
+/// Every hardware model, in listing order: one line per model.
+static ALL: &[&dyn HwModel] = &[&SYSTOLIC, &LUT, &BLOCK_SPARSE, &GPU_ROOFLINE];
 
 /// Every hardware model, in listing order.
 pub fn all() -> &'static [&'static dyn HwModel] {
-    &ALL
+    ALL
 }

@@ -1,9 +1,10 @@
 //! Built-in workloads: the project's three models at batch 1, as plain Workload IR.
 //!
-//! The nn crate will emit the same IR from the real models; layer names are shared with them:
-//! GEMMs are `fc1`, `conv1`, `block0.qkv`, ...; a non-linear op is named after the layer it
-//! follows (`conv1.relu`, `block0.gelu`) or its role (`pool1`, `block0.ln1`,
-//! `block0.attn.softmax`). Convolutions are lowered by im2col (M = Ho·Wo, K = kh·kw·Cin,
+//! They equal the IR the nn crate emits for the real models at batch 1: same layer names, kinds,
+//! shapes and order (nn's tests/workload.rs checks it). GEMMs are `fc1`, `conv1`, `block0.qkv`,
+//! `block0.qk`, `block0.pv`, ...; a non-linear op is named after the layer it follows
+//! (`conv1.relu`, `conv1.pool`, `block0.gelu`) or its role (`block0.ln1`, `block0.softmax`,
+//! `ln_f`). Convolutions are lowered by im2col (M = Ho·Wo, K = kh·kw·Cin,
 //! N = Cout). GEMMs are int8 (what the accelerators run); non-linear ops are exact fp32.
 //!
 //! `*-lut` variants mark the layers LUT-DLA converts with a [`VqSpec`] (v = 4, c = 16, L2,
@@ -54,10 +55,10 @@ pub fn cnn() -> Workload {
     w.layers = vec![
         gemm("conv1", 28 * 28, 9, 16),
         nonlinear("conv1.relu", NonlinearKind::Relu, 28 * 28 * 16, 1),
-        nonlinear("pool1", NonlinearKind::MaxPool, 28 * 28 * 16, 1),
+        nonlinear("conv1.pool", NonlinearKind::MaxPool, 28 * 28 * 16, 4),
         gemm("conv2", 14 * 14, 9 * 16, 32),
         nonlinear("conv2.relu", NonlinearKind::Relu, 14 * 14 * 32, 1),
-        nonlinear("pool2", NonlinearKind::MaxPool, 14 * 14 * 32, 1),
+        nonlinear("conv2.pool", NonlinearKind::MaxPool, 14 * 14 * 32, 4),
         gemm("fc1", 1, 1568, 128),
         nonlinear("fc1.relu", NonlinearKind::Relu, 128, 1),
         gemm("fc2", 1, 128, 10),
@@ -66,7 +67,7 @@ pub fn cnn() -> Workload {
 }
 
 /// Tiny ViT: 4×4 patches of a 28×28 image → 49 tokens, d = 64, 4 pre-LN blocks with 4 heads
-/// and MLP 128, final LayerNorm, mean pooling, head 10.
+/// and MLP 128, mean pooling, final LayerNorm, head 10.
 pub fn vit() -> Workload {
     const T: u64 = 49;
     const D: u64 = 64;
@@ -84,9 +85,9 @@ pub fn vit() -> Workload {
         w.layers.extend([
             nonlinear(&p("ln1"), NonlinearKind::LayerNorm, T * D, D),
             gemm(&p("qkv"), T, D, 3 * D),
-            Layer::gemm(p("attn.scores"), scores).with_repeats(HEADS),
-            nonlinear(&p("attn.softmax"), NonlinearKind::Softmax, T * T, T).with_repeats(HEADS),
-            Layer::gemm(p("attn.context"), context).with_repeats(HEADS),
+            Layer::gemm(p("qk"), scores).with_repeats(HEADS),
+            nonlinear(&p("softmax"), NonlinearKind::Softmax, HEADS * T * T, T),
+            Layer::gemm(p("pv"), context).with_repeats(HEADS),
             gemm(&p("proj"), T, D, D),
             nonlinear(&p("ln2"), NonlinearKind::LayerNorm, T * D, D),
             gemm(&p("fc1"), T, D, MLP),
@@ -94,10 +95,9 @@ pub fn vit() -> Workload {
             gemm(&p("fc2"), T, MLP, D),
         ]);
     }
+    // Mean pooling over the tokens (no op of its own in the IR), then the final LayerNorm.
     w.layers
-        .push(nonlinear("norm", NonlinearKind::LayerNorm, T * D, D));
-    w.layers
-        .push(nonlinear("pool", NonlinearKind::Other, T * D, T));
+        .push(nonlinear("ln_f", NonlinearKind::LayerNorm, D, D));
     w.layers.push(gemm("head", 1, D, 10));
     w
 }

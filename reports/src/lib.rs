@@ -25,6 +25,9 @@
 //! println!("{}", out.summary); // "9 of 11 claims hold (1 does not hold, 1 not run)"
 //! # Ok::<(), compbench_reports::ReportError>(())
 //! ```
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod charts;
 pub mod claims;

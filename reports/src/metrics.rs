@@ -1,54 +1,9 @@
 //! What each metric column means to a reader: display name, unit, which way is better, and how
 //! to print its numbers (significant digits, SI prefixes chosen per column).
 
-/// Which direction of a metric is "better" (decides the bold cell in a table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    Higher,
-    Lower,
-    /// Neither (e.g. the baseline's accuracy, sparsity): nothing is bolded.
-    Neither,
-}
-
-/// What a metric measures: the compressed model itself (the same on every hardware model the
-/// experiment is priced on) or its cost on one hardware design. A suite with both gets two
-/// tables (`view.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Accuracy, CPU latency, bits/weight, training time, `method_*` and unknown columns.
-    Model,
-    /// A hardware model's report: cycles, latency, energy, power, area, efficiencies.
-    Hardware,
-}
-
-/// How the numbers of a metric are scaled and printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// A fraction 0-1 printed as a percentage with two decimals.
-    Percent,
-    /// Percentage points, two decimals.
-    PercentagePoints,
-    /// Seconds, with an SI prefix chosen per column (s, ms, µs, ns).
-    Seconds,
-    /// Picojoules stored, printed in J with a prefix (pJ … J).
-    PicoJoules,
-    /// Watts with a prefix (µW … W).
-    Watts,
-    /// µm² stored; printed as µm² or mm².
-    SquareMicrons,
-    /// op/J with a prefix (op/J … Top/J).
-    OpsPerJoule,
-    /// op/s/mm² with a prefix.
-    OpsPerSecondPerMm2,
-    /// A plain count with k/M/G/T suffixes (cycles).
-    Count,
-    /// Bits, three significant digits.
-    Bits,
-    /// A 0-1 fraction printed as is (utilization, sparsity).
-    Fraction,
-    /// Anything else: three significant digits, no unit.
-    Plain,
-}
+// The metric schema lives in compbench-core, so suite validation, the runner and the reports
+// read one list; this module adds only how to print the numbers.
+pub use compbench_core::metrics::{Better, Side, Unit};
 
 /// Display facts about one metric column.
 #[derive(Debug, Clone, Copy)]
@@ -63,37 +18,19 @@ pub struct MetricInfo {
 /// Looks up a metric column of docs/results-schema.md; unknown columns (`method_*`) get their
 /// own name, no unit and no "better" direction, and count as model-side.
 pub fn info(column: &str) -> MetricInfo {
-    use Better::*;
-    use Unit::*;
-    let side = match column {
-        "cycles" | "latency_s" | "energy_pj" | "power_w" | "area_um2" | "utilization"
-        | "ops_per_joule" | "ops_per_s_per_mm2" => Side::Hardware,
-        _ => Side::Model,
-    };
-    let (label, unit, better) = match column {
-        "accuracy" => ("accuracy", Percent, Higher),
-        "baseline_accuracy" => ("baseline accuracy", Percent, Neither),
-        "accuracy_drop" => ("accuracy drop", PercentagePoints, Lower),
-        "measured_latency_s" => ("CPU latency", Seconds, Lower),
-        "cycles" => ("cycles", Count, Lower),
-        "latency_s" => ("HW latency", Seconds, Lower),
-        "energy_pj" => ("energy", PicoJoules, Lower),
-        "power_w" => ("power", Watts, Lower),
-        "area_um2" => ("area", SquareMicrons, Lower),
-        "utilization" => ("utilization", Fraction, Higher),
-        "ops_per_joule" => ("power efficiency", OpsPerJoule, Higher),
-        "ops_per_s_per_mm2" => ("area efficiency", OpsPerSecondPerMm2, Higher),
-        "bits_per_weight" => ("bits/weight", Bits, Neither),
-        "sparsity" => ("sparsity", Fraction, Neither),
-        "train_s" => ("train time", Seconds, Lower),
-        "method_bits_per_activation" => ("bits/activation", Bits, Neither),
-        _ => ("", Plain, Neither),
-    };
-    MetricInfo {
-        label: (!label.is_empty()).then_some(label),
-        unit,
-        better,
-        side,
+    match compbench_core::metrics::describe(column) {
+        Some(m) => MetricInfo {
+            label: Some(m.label),
+            unit: m.unit,
+            better: m.better,
+            side: m.side,
+        },
+        None => MetricInfo {
+            label: None,
+            unit: Unit::Plain,
+            better: Better::Neither,
+            side: Side::Model,
+        },
     }
 }
 

@@ -3,6 +3,9 @@
 //! This crate is the only one that prints. Each subcommand lives in `cmd/<name>.rs` as an
 //! `Args` struct and a `run` function; exit codes are 0 (success), 1 (something failed),
 //! 2 (invalid input: a bad suite, flag or argument).
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 mod cmd;
 mod progress;

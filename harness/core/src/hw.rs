@@ -30,6 +30,43 @@ pub trait HwModel: Sync {
     }
 }
 
+/// A hardware model described as plain data, for models that need nothing beyond an id, a
+/// description, parameters and a constructor (no `specialize`): a new model is a design type plus
+///
+/// ```ignore
+/// pub static MY_MODEL: HwModelEntry = HwModelEntry {
+///     id: "my-model",
+///     describe: "what it is, one line",
+///     params: MY_PARAMS,
+///     build: |p| Ok(Box::new(MyDesign::from_params(p)?)),
+/// };
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct HwModelEntry {
+    pub id: &'static str,
+    pub describe: &'static str,
+    pub params: &'static [ParamSpec],
+    pub build: fn(&Params) -> Result<Box<dyn HwDesign>, ParamError>,
+}
+
+impl HwModel for HwModelEntry {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn describe(&self) -> &'static str {
+        self.describe
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        self.params
+    }
+
+    fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError> {
+        (self.build)(params)
+    }
+}
+
 /// One concrete design point.
 pub trait HwDesign: Send + Sync {
     /// Price one layer (repeats included). Pure; must not allocate.

@@ -4,6 +4,7 @@
 //! * [`params`]: typed, documented parameters with defaults and ranges, shared by methods,
 //!   hardware models and models so that `compbench list` and suite validation read one source.
 //! * [`hw`]: the [`hw::HwModel`] / [`hw::HwDesign`] traits and the [`hw::HwReport`] they produce.
+//! * [`metrics`]: the metric schema (name, label, unit, better direction, side) every crate reads.
 //! * [`data`]: plain image-classification splits and the [`data::Dataset`] trait.
 //! * [`seed`]: stable seed derivation per axis (benchopt's idea).
 //!
@@ -12,11 +13,12 @@
 pub mod data;
 pub mod hw;
 pub mod ir;
+pub mod metrics;
 pub mod params;
 pub mod seed;
 
 pub use data::{DataError, Dataset, ImageSplit, Splits};
-pub use hw::{Breakdown, HwDesign, HwModel, HwReport};
+pub use hw::{Breakdown, HwDesign, HwModel, HwModelEntry, HwReport};
 pub use ir::{
     BlockSparsity, Gemm, HeCost, Layer, NonlinearImpl, NonlinearKind, NonlinearOp, NumFormat, Op,
     VqMetric, VqSpec, Workload,

@@ -7,6 +7,9 @@
 //!
 //! Plus datasets ([`data`]), the [`method::Method`] extension point and the [`Identity`] method.
 //! ARCHITECTURE.md (section compbench-nn) has the code map and invariants.
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 /// Kernel timing helpers for `compbench bench kernels` (added by the lead/method crates).
 pub mod bench;

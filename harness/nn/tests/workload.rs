@@ -102,3 +102,37 @@ fn batch_scaling_equals_the_deployed_ir_at_that_batch() {
         }
     }
 }
+
+/// hwmodels' built-in workloads (`compbench hw eval --workload cnn`, the DSE examples) describe
+/// the same three models: same layer names, kinds and shapes, in the same order.
+#[test]
+fn hwmodels_builtin_workloads_match_the_emitted_ir() {
+    use compbench_hwmodels::workloads;
+    let describe = |w: &compbench_core::Workload| -> Vec<String> {
+        w.layers
+            .iter()
+            .map(|l| match &l.op {
+                Op::Gemm(g) => format!("{} gemm {}x{}x{} x{}", l.name, g.m, g.k, g.n, l.repeats),
+                Op::Nonlinear(n) => {
+                    format!(
+                        "{} {:?} {}/{} x{}",
+                        l.name, n.kind, n.elements, n.row, l.repeats
+                    )
+                }
+            })
+            .collect()
+    };
+    for (cfg, builtin) in [
+        (ModelConfig::mlp(), workloads::mlp()),
+        (ModelConfig::cnn(), workloads::cnn()),
+        (ModelConfig::vit(), workloads::vit()),
+    ] {
+        let emitted = describe(&workload(&cfg, 1));
+        let builtin = describe(&builtin);
+        assert_eq!(
+            emitted, builtin,
+            "{:?}:\nnn emits\n{emitted:#?}\nhwmodels has\n{builtin:#?}",
+            cfg.kind
+        );
+    }
+}

@@ -6,6 +6,9 @@
 //!
 //! API boundary: lookups return "unknown X `id` (valid ids are: ...)" errors; nothing here
 //! prints or does IO.
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 use std::sync::OnceLock;
 
@@ -57,7 +60,7 @@ pub const TRAIN_PARAMS: &[ParamSpec] = &[
         0,
         0,
         1000,
-        "training epochs; 0 = the model's recipe (mlp 15, cnn 12, vit 8; 1 with --quick)",
+        "training epochs; 0 = the model's recipe (mlp 15, cnn 10, vit 4; 1 with --quick)",
     ),
     ParamSpec::int(
         "batch_size",
@@ -231,6 +234,20 @@ mod tests {
         );
         assert!(model("mlp").is_ok());
         assert!(dataset("synthetic").is_ok());
+    }
+
+    /// `compbench list models` prints this help; it must name the epochs the code really uses.
+    #[test]
+    fn epochs_help_names_each_models_recipe() {
+        let help = TRAIN_PARAMS
+            .iter()
+            .find(|p| p.name == "epochs")
+            .unwrap()
+            .doc;
+        for kind in ModelKind::ALL {
+            let text = format!("{} {}", kind.name(), TrainConfig::for_model(kind).epochs);
+            assert!(help.contains(&text), "`{help}` does not say `{text}`");
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //!   batch to a suite never reruns an experiment.
 //! * One writer per results directory (an OS file lock).
 //! * No printing: progress goes to an [`Observer`].
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod env;
 pub mod execute;

@@ -63,9 +63,9 @@ impl HwColumn<'_> {
     }
 }
 
-/// Fixed metric columns in schema order: the suite's list, whose last entry (`train_s`) is
-/// written after the `method_*` columns.
-const METRICS_HEAD: &[&str] = compbench_suite::METRICS
+/// Fixed metric columns in schema order (compbench-core's metric schema), whose last entry
+/// (`train_s`) is written after the `method_*` columns.
+const METRICS_HEAD: &[compbench_core::metrics::MetricDef] = compbench_core::metrics::METRICS
     .split_last()
     .expect("metric list is not empty")
     .1;
@@ -188,7 +188,7 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
         .collect();
     let metric_names = METRICS_HEAD
         .iter()
-        .map(|s| s.to_string())
+        .map(|m| m.name.to_string())
         .chain(method_metrics)
         .chain(["train_s".to_string()]);
     for name in metric_names {

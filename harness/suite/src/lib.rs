@@ -34,6 +34,9 @@
 //!   test_subset: 1000
 //!   models: { mlp: { epochs: 1 } }
 //! ```
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 mod catalog;
 mod diag;
@@ -45,7 +48,7 @@ pub mod yaml_path;
 
 use std::path::Path;
 
-pub use catalog::{Catalog, MethodCheck, PluginInfo, Section};
+pub use catalog::{Catalog, MethodCheck, PluginInfo, RENAMED_IDS, Section};
 use compbench_core::Params;
 pub use diag::{Diagnostic, SuiteErrors};
 pub use expand::{Experiment, Point};
@@ -62,26 +65,6 @@ pub const MAX_HW_BATCH: u64 = 1_000_000;
 
 /// Suite files larger than this are refused (a suite is a page of YAML).
 pub const MAX_SUITE_BYTES: usize = 1 << 20;
-
-/// Metric names a suite's `metrics:` may list (besides `method_<name>`); the results columns in
-/// schema order (the runner writes `train_s`, the last, after the `method_*` columns).
-pub const METRICS: &[&str] = &[
-    "accuracy",
-    "baseline_accuracy",
-    "accuracy_drop",
-    "measured_latency_s",
-    "cycles",
-    "latency_s",
-    "energy_pj",
-    "power_w",
-    "area_um2",
-    "utilization",
-    "ops_per_joule",
-    "ops_per_s_per_mm2",
-    "bits_per_weight",
-    "sparsity",
-    "train_s",
-];
 
 /// Full runs or `--quick` runs (the suite's `quick:` overrides applied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

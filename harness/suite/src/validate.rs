@@ -9,7 +9,9 @@ use crate::catalog::{Catalog, Section};
 use crate::diag::{Diagnostic, SuiteErrors};
 use crate::grid::{Axis, Grid, MAX_POINTS};
 use crate::raw::{LabeledMap, ParamMap, ParamValue, RawEntry, RawQuick, RawSuite, S};
-use crate::{Entry, MAX_EXPERIMENTS, MAX_HW_BATCH, METRICS, Quick, SCHEMA_VERSION, Suite};
+use compbench_core::metrics;
+
+use crate::{Entry, MAX_EXPERIMENTS, MAX_HW_BATCH, Quick, SCHEMA_VERSION, Suite};
 
 /// Collects diagnostics for one file.
 pub(crate) struct Diags<'f> {
@@ -296,7 +298,7 @@ fn check_hw_batch(d: &mut Diags, raw: Option<&S<ParamValue>>, field: &str) -> Op
 
 fn check_metrics(d: &mut Diags, raw: Option<&S<Vec<S<String>>>>) -> Vec<String> {
     let Some(raw) = raw else {
-        return METRICS.iter().map(|s| s.to_string()).collect();
+        return metrics::names().map(String::from).collect();
     };
     if raw.value.is_empty() {
         d.at(
@@ -309,7 +311,7 @@ fn check_metrics(d: &mut Diags, raw: Option<&S<Vec<S<String>>>>) -> Vec<String> 
     let mut out = Vec::new();
     for (i, m) in raw.value.iter().enumerate() {
         let f = format!("metrics[{i}]");
-        let known = METRICS.contains(&m.value.as_str())
+        let known = metrics::metric(&m.value).is_some()
             || (m.value.starts_with("method_") && m.value.len() > 7);
         if !known {
             d.at(
@@ -318,7 +320,7 @@ fn check_metrics(d: &mut Diags, raw: Option<&S<Vec<S<String>>>>) -> Vec<String> 
                 format!(
                     "unknown metric `{}` (valid: {}, or method_<name>)",
                     m.value,
-                    METRICS.join(", ")
+                    metrics::names().collect::<Vec<_>>().join(", ")
                 ),
             );
         } else if !seen.insert(m.value.clone()) {

@@ -8,6 +8,9 @@
 //!   its soft path's distances as one burn op with a fused backward;
 //! * [`stages`], [`method`]: the four LUTBoost stages and the `lutboost` method;
 //! * [`bench`]: `compbench bench kernels` rows.
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod bench;
 pub mod encode;

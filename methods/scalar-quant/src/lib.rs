@@ -8,6 +8,9 @@
 //! * [`qat`]: fake-quant `TrainHooks` (STE, LSQ, PACT, binary, ternary, sign activations);
 //! * [`method`]: the registered methods `ptq`, `qat`, `binary`;
 //! * [`bench`]: rows for `compbench bench kernels`.
+//!
+//! The crate's code map and invariants follow (from its ARCHITECTURE.md).
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod bench;
 pub mod calibrate;

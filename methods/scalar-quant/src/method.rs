@@ -260,148 +260,44 @@ impl Method for Qat {
     }
 
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError> {
-        let scheme = params.str("scheme").to_string();
-        let w_bits = params.int("w_bits") as u32;
-        let a_bits = params.int("a_bits") as u32;
-        let per_channel = params.str("granularity") == "per_channel";
+        let scheme = QatScheme::parse(params.str("scheme"))?;
+        let setup = QatSetup {
+            w_bits: params.int("w_bits") as u32,
+            a_bits: params.int("a_bits") as u32,
+            per_channel: params.str("granularity") == "per_channel",
+        };
         let layers = quantized_layers(ctx.baseline, params.str("keep_float"));
         let captured = capture(ctx, params, &layers);
         let calib = calibration(params);
-        let device = ctx.device;
 
-        // Initial grids: MSE weight grids (LSQ steps start there), calibrated activation grids.
+        // Initial quantizers: calibrated activation grids; LSQ steps start at MSE weight grids.
         let mut plan = QatPlan::default();
-        let (mut w_init, mut a_init) = (Vec::new(), Vec::new());
-        let mut signed = BTreeMap::new();
+        let mut init = LearnedInit::default();
         for info in &layers {
             let (w, _) = ctx.baseline.gemm_weights(&info.name).expect("listed layer");
             let x = &captured[&info.name].data;
-            let is_signed = min_max(x).0 < 0.0;
-            signed.insert(info.name.clone(), is_signed);
-            let a_grid = calibrate(x, a_bits, Scheme::Symmetric, Operand::Activation, calib);
-            let qmax_w = (1 << (w_bits - 1)) - 1;
-            let (wq, aq) = match scheme.as_str() {
-                "ste" => (
-                    WeightQ::MinMax {
-                        qmax: qmax_w,
-                        per_channel,
-                    },
-                    ActQ::Fixed(a_grid),
-                ),
-                "pact" => {
-                    a_init.push(a_grid.range().1);
-                    let levels = if is_signed {
-                        (1 << (a_bits - 1)) - 1
-                    } else {
-                        (1 << a_bits) - 1
-                    };
-                    (
-                        WeightQ::MinMax {
-                            qmax: qmax_w,
-                            per_channel,
-                        },
-                        ActQ::Pact {
-                            idx: a_init.len() - 1,
-                            levels,
-                            signed: is_signed,
-                        },
-                    )
-                }
-                _ => {
-                    let (wqn, wqp) = lsq_weight_range(w_bits);
-                    let grids = weight_grids(
-                        &w,
-                        info.k(),
-                        info.n(),
-                        w_bits,
-                        Scheme::Symmetric,
-                        Calibration::Mse,
-                        per_channel,
-                    );
-                    w_init.push(if per_channel {
-                        grids.iter().map(|g| g.scale).collect()
-                    } else {
-                        vec![grids[0].scale]
-                    });
-                    let n_w = if per_channel {
-                        info.k()
-                    } else {
-                        info.k() * info.n()
-                    };
-                    let (aqn, aqp) = (a_grid.q_n(), a_grid.q_p());
-                    a_init.push(a_grid.scale);
-                    let n_a = info.k() * info.rows_per_image;
-                    (
-                        WeightQ::Lsq {
-                            idx: w_init.len() - 1,
-                            qn: wqn,
-                            qp: wqp,
-                            g: 1.0 / ((n_w as f32) * wqp as f32).sqrt(),
-                        },
-                        ActQ::Lsq {
-                            idx: a_init.len() - 1,
-                            qn: aqn,
-                            qp: aqp,
-                            g: 1.0 / ((n_a as f32) * aqp as f32).sqrt(),
-                        },
-                    )
-                }
+            let a_grid = calibrate(
+                x,
+                setup.a_bits,
+                Scheme::Symmetric,
+                Operand::Activation,
+                calib,
+            );
+            let signed = min_max(x).0 < 0.0;
+            let q = match scheme {
+                QatScheme::Ste => setup.ste_layer(a_grid),
+                QatScheme::Pact => setup.pact_layer(a_grid, signed, &mut init),
+                QatScheme::Lsq => setup.lsq_layer(info, &w, a_grid, &mut init),
             };
-            plan.layers.insert(info.name.clone(), (wq, aq));
+            plan.layers.insert(info.name.clone(), q);
         }
-        let learned = Learned::new(w_init, a_init, device);
+        let learned = Learned::new(init.w, init.a, ctx.device);
         let cfg = finetune_config(ctx, params);
         let (net, learned) = if cfg.epochs == 0 {
             (ctx.baseline.clone(), learned)
         } else {
-            let plan_ref = &plan;
-            let seed = derive(ctx.seed, &["qat", "finetune"]);
-            let decay = params.float("pact_decay") as f32;
-            let module = (ctx.baseline.clone(), learned);
-            let ((net, learned), _) = if scheme == "pact" {
-                fit_with_loss(
-                    module,
-                    &cfg,
-                    &ctx.data.train,
-                    device,
-                    seed,
-                    move |m: &(Network, Learned), x, y| {
-                        let logits = m.0.forward(
-                            x,
-                            &QatHooks {
-                                plan: plan_ref,
-                                learned: &m.1,
-                            },
-                        );
-                        let mut loss =
-                            compbench_nn::train::cross_entropy(logits, y, cfg.label_smoothing);
-                        for a in &m.1.a {
-                            loss = loss + a.val().powi_scalar(2).sum().mul_scalar(decay);
-                        }
-                        loss
-                    },
-                    ctx.log,
-                )
-            } else {
-                fit(
-                    module,
-                    &cfg,
-                    &ctx.data.train,
-                    device,
-                    seed,
-                    |m: &(Network, Learned), x| {
-                        m.0.forward(
-                            x,
-                            &QatHooks {
-                                plan: plan_ref,
-                                learned: &m.1,
-                            },
-                        )
-                    },
-                    ctx.log,
-                )
-            };
-            (net.valid(), learned.valid())
+            let decay = (scheme == QatScheme::Pact).then(|| params.float("pact_decay") as f32);
+            qat_finetune(ctx, &cfg, &plan, learned, decay)
         };
 
         // Deployed grids from the trained model and quantizer parameters (the same arithmetic
@@ -410,64 +306,19 @@ impl Method for Qat {
         for info in &layers {
             let (w, _) = net.gemm_weights(&info.name).expect("listed layer");
             let (wq, aq) = plan.layers[&info.name];
-            let grids = match wq {
-                WeightQ::MinMax { .. } => weight_grids(
-                    &w,
-                    info.k(),
-                    info.n(),
-                    w_bits,
-                    Scheme::Symmetric,
-                    Calibration::MinMax,
-                    per_channel,
-                ),
-                WeightQ::Lsq { idx, qn, qp, .. } => {
-                    let s = learned.w_values(idx);
-                    (0..info.n())
-                        .map(|j| QParams {
-                            scale: s[if s.len() == 1 { 0 } else { j }],
-                            zero_point: 0,
-                            qmin: -qn,
-                            qmax: qp,
-                        })
-                        .collect()
-                }
-                _ => unreachable!("qat uses min-max or LSQ weights"),
+            let spec = LayerSpec::Uniform {
+                grids: setup.deployed_weight_grids(wq, info, &w, &learned)?,
+                bits: setup.w_bits,
+                act: Some(ActSpec::Uniform {
+                    grid: deployed_act_grid(aq, &learned)?,
+                    bits: setup.a_bits,
+                }),
             };
-            let grid = match aq {
-                ActQ::Fixed(g) => g,
-                ActQ::Lsq { idx, qn, qp, .. } => QParams {
-                    scale: learned.a_value(idx),
-                    zero_point: 0,
-                    qmin: -qn,
-                    qmax: qp,
-                },
-                ActQ::Pact {
-                    idx,
-                    levels,
-                    signed,
-                } => {
-                    let alpha = learned.a_value(idx);
-                    QParams {
-                        scale: alpha / levels as f32,
-                        zero_point: 0,
-                        qmin: if signed { -levels } else { 0 },
-                        qmax: levels,
-                    }
-                }
-                _ => unreachable!("qat uses uniform activations"),
-            };
-            specs.insert(
-                info.name.clone(),
-                LayerSpec::Uniform {
-                    grids,
-                    bits: w_bits,
-                    act: Some(ActSpec::Uniform { grid, bits: a_bits }),
-                },
-            );
+            specs.insert(info.name.clone(), spec);
         }
-        let mut out = deploy(ctx, &net, &specs, &format!("qat-{scheme}"));
-        out.metrics.insert("a_bits".into(), a_bits as f64);
-        out.metrics.insert("w_bits".into(), w_bits as f64);
+        let mut out = deploy(ctx, &net, &specs, &format!("qat-{}", scheme.name()));
+        out.metrics.insert("a_bits".into(), setup.a_bits as f64);
+        out.metrics.insert("w_bits".into(), setup.w_bits as f64);
         out.metrics
             .insert("finetune_epochs".into(), cfg.epochs as f64);
         if ctx.quick {
@@ -478,6 +329,232 @@ impl Method for Qat {
         }
         Ok(out)
     }
+}
+
+/// QAT's `scheme` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QatScheme {
+    /// Fixed calibrated grids, straight-through estimator.
+    Ste,
+    /// Learned weight and activation steps (Esser et al., 2020).
+    Lsq,
+    /// Learned activation clip (Choi et al., 2018) with min-max weight grids.
+    Pact,
+}
+
+impl QatScheme {
+    const ALL: [QatScheme; 3] = [QatScheme::Ste, QatScheme::Lsq, QatScheme::Pact];
+
+    fn name(self) -> &'static str {
+        match self {
+            QatScheme::Ste => "ste",
+            QatScheme::Lsq => "lsq",
+            QatScheme::Pact => "pact",
+        }
+    }
+
+    fn parse(s: &str) -> Result<QatScheme, MethodError> {
+        QatScheme::ALL
+            .into_iter()
+            .find(|q| q.name() == s)
+            .ok_or_else(|| MethodError::Failed(format!("qat: unknown scheme `{s}`")))
+    }
+}
+
+/// Initial values of the learned steps/clips, in the order the quantizers index them.
+#[derive(Default)]
+struct LearnedInit {
+    w: Vec<Vec<f32>>,
+    a: Vec<f32>,
+}
+
+/// The bit widths and granularity shared by every layer of one QAT run.
+struct QatSetup {
+    w_bits: u32,
+    a_bits: u32,
+    per_channel: bool,
+}
+
+impl QatSetup {
+    fn min_max_weights(&self) -> WeightQ {
+        WeightQ::MinMax {
+            qmax: (1 << (self.w_bits - 1)) - 1,
+            per_channel: self.per_channel,
+        }
+    }
+
+    fn ste_layer(&self, a_grid: QParams) -> (WeightQ, ActQ) {
+        (self.min_max_weights(), ActQ::Fixed(a_grid))
+    }
+
+    fn pact_layer(&self, a_grid: QParams, signed: bool, init: &mut LearnedInit) -> (WeightQ, ActQ) {
+        init.a.push(a_grid.range().1);
+        let levels = if signed {
+            (1 << (self.a_bits - 1)) - 1
+        } else {
+            (1 << self.a_bits) - 1
+        };
+        let aq = ActQ::Pact {
+            idx: init.a.len() - 1,
+            levels,
+            signed,
+        };
+        (self.min_max_weights(), aq)
+    }
+
+    fn lsq_layer(
+        &self,
+        info: &GemmLayerInfo,
+        w: &[f32],
+        a_grid: QParams,
+        init: &mut LearnedInit,
+    ) -> (WeightQ, ActQ) {
+        let (wqn, wqp) = lsq_weight_range(self.w_bits);
+        let (k, n) = (info.k(), info.n());
+        let grids = weight_grids(
+            w,
+            k,
+            n,
+            self.w_bits,
+            Scheme::Symmetric,
+            Calibration::Mse,
+            self.per_channel,
+        );
+        init.w.push(if self.per_channel {
+            grids.iter().map(|g| g.scale).collect()
+        } else {
+            vec![grids[0].scale]
+        });
+        // LSQ's gradient scale 1/√(N·Q_P), N = elements sharing one step.
+        let n_w = if self.per_channel { k } else { k * n };
+        let (aqn, aqp) = (a_grid.q_n(), a_grid.q_p());
+        init.a.push(a_grid.scale);
+        let n_a = k * info.rows_per_image;
+        let wq = WeightQ::Lsq {
+            idx: init.w.len() - 1,
+            qn: wqn,
+            qp: wqp,
+            g: 1.0 / ((n_w as f32) * wqp as f32).sqrt(),
+        };
+        let aq = ActQ::Lsq {
+            idx: init.a.len() - 1,
+            qn: aqn,
+            qp: aqp,
+            g: 1.0 / ((n_a as f32) * aqp as f32).sqrt(),
+        };
+        (wq, aq)
+    }
+
+    /// The deployed weight grids of a layer fine-tuned with `wq`.
+    fn deployed_weight_grids(
+        &self,
+        wq: WeightQ,
+        info: &GemmLayerInfo,
+        w: &[f32],
+        learned: &Learned,
+    ) -> Result<Vec<QParams>, MethodError> {
+        match wq {
+            WeightQ::MinMax { .. } => Ok(weight_grids(
+                w,
+                info.k(),
+                info.n(),
+                self.w_bits,
+                Scheme::Symmetric,
+                Calibration::MinMax,
+                self.per_channel,
+            )),
+            WeightQ::Lsq { idx, qn, qp, .. } => {
+                let s = learned.w_values(idx);
+                Ok((0..info.n())
+                    .map(|j| QParams {
+                        scale: s[if s.len() == 1 { 0 } else { j }],
+                        zero_point: 0,
+                        qmin: -qn,
+                        qmax: qp,
+                    })
+                    .collect())
+            }
+            WeightQ::Float | WeightQ::Binary | WeightQ::Ternary => Err(MethodError::Failed(
+                format!("qat: {wq:?} weights have no uniform grid"),
+            )),
+        }
+    }
+}
+
+/// The deployed activation grid of a layer fine-tuned with `aq`.
+fn deployed_act_grid(aq: ActQ, learned: &Learned) -> Result<QParams, MethodError> {
+    match aq {
+        ActQ::Fixed(g) => Ok(g),
+        ActQ::Lsq { idx, qn, qp, .. } => Ok(QParams {
+            scale: learned.a_value(idx),
+            zero_point: 0,
+            qmin: -qn,
+            qmax: qp,
+        }),
+        ActQ::Pact {
+            idx,
+            levels,
+            signed,
+        } => Ok(QParams {
+            scale: learned.a_value(idx) / levels as f32,
+            zero_point: 0,
+            qmin: if signed { -levels } else { 0 },
+            qmax: levels,
+        }),
+        ActQ::Float | ActQ::Sign { .. } => Err(MethodError::Failed(format!(
+            "qat: {aq:?} activations have no uniform grid"
+        ))),
+    }
+}
+
+/// Fine-tune the baseline through the QAT hooks; `pact_decay` adds PACT's L2 penalty on the
+/// learned clips.
+fn qat_finetune(
+    ctx: &MethodCtx,
+    cfg: &TrainConfig,
+    plan: &QatPlan,
+    learned: Learned,
+    pact_decay: Option<f32>,
+) -> (Network, Learned) {
+    let seed = derive(ctx.seed, &["qat", "finetune"]);
+    let module = (ctx.baseline.clone(), learned);
+    let forward = |m: &(Network, Learned), x| {
+        m.0.forward(
+            x,
+            &QatHooks {
+                plan,
+                learned: &m.1,
+            },
+        )
+    };
+    let ((net, learned), _) = match pact_decay {
+        Some(decay) => fit_with_loss(
+            module,
+            cfg,
+            &ctx.data.train,
+            ctx.device,
+            seed,
+            move |m: &(Network, Learned), x, y| {
+                let logits = forward(m, x);
+                let mut loss = compbench_nn::train::cross_entropy(logits, y, cfg.label_smoothing);
+                for a in &m.1.a {
+                    loss = loss + a.val().powi_scalar(2).sum().mul_scalar(decay);
+                }
+                loss
+            },
+            ctx.log,
+        ),
+        None => fit(
+            module,
+            cfg,
+            &ctx.data.train,
+            ctx.device,
+            seed,
+            forward,
+            ctx.log,
+        ),
+    };
+    (net.valid(), learned.valid())
 }
 
 impl Method for Binary {
@@ -559,7 +636,11 @@ impl Method for Binary {
             let act = match aq {
                 ActQ::Sign { mu, beta } => ActSpec::Sign { mu, beta },
                 ActQ::Fixed(grid) => ActSpec::Uniform { grid, bits: a_bits },
-                _ => unreachable!("binary uses sign or fixed activations"),
+                ActQ::Float | ActQ::Lsq { .. } | ActQ::Pact { .. } => {
+                    return Err(MethodError::Failed(format!(
+                        "binary: {aq:?} activations are not deployable by the xnor kernel"
+                    )));
+                }
             };
             specs.insert(info.name.clone(), LayerSpec::Binary { ternary, act, w });
         }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use compbench_core::hw::HwReportJson;
 use compbench_core::{Gemm, HwDesign, Layer, NumFormat, Params, Value, Workload};
-use compbench_hwmodels::dse::{DseSpec, find_model, run_dse};
+use compbench_hwmodels::dse::{DseSpec, run_dse};
 use compbench_hwmodels::workloads;
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ fn eval(
     workload: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let model = find_model(model)?;
+    let model = compbench_registry::hwmodel(model)?;
     let given: BTreeMap<String, Value> = params
         .iter()
         .map(|p| parse_param(p))

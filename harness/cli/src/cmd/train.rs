@@ -26,9 +26,10 @@ pub struct TrainArgs {
     /// Train even if a cached checkpoint exists (and do not write one).
     #[arg(long)]
     pub no_cache: bool,
-    /// Baseline cache directory.
-    #[arg(long, default_value = ".compbench-cache")]
-    pub cache_dir: PathBuf,
+    /// Baseline cache directory (default: the one `compbench run` uses, `$COMPBENCH_CACHE` or
+    /// results/.cache, so a baseline trained by either command serves both).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// Seed of initialization and shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -56,7 +57,10 @@ pub fn run(args: &TrainArgs, data_dirs: &[PathBuf]) -> anyhow::Result<()> {
             eprintln!("{m}");
         }
     };
-    let cache = (!args.no_cache).then_some(args.cache_dir.as_path());
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| {
+        compbench_runner::default_cache_dir(std::path::Path::new(super::RESULTS_DIR))
+    });
+    let cache = (!args.no_cache).then_some(cache_dir.as_path());
     let (net, info) = train_baseline(&cfg, &data, &tcfg, args.seed, cache, &log)?;
     let out = serde_json::json!({
         "model": kind.name(),

@@ -206,7 +206,12 @@ impl Node {
             Node::Conv(c) => vec![&c.gemm],
             Node::PatchEmbed(p) => vec![&p.gemm],
             Node::TransformerBlock(b) => vec![&b.qkv, &b.proj, &b.fc1, &b.fc2],
-            _ => vec![],
+            // Listed one by one, not `_`: a new node kind must say whether it holds GEMMs.
+            Node::Nonlinear(_)
+            | Node::MaxPool2 { .. }
+            | Node::Flatten
+            | Node::Affine(_)
+            | Node::MeanPool => vec![],
         }
     }
 
@@ -219,7 +224,12 @@ impl Node {
                 let b = &mut **b;
                 vec![&mut b.qkv, &mut b.proj, &mut b.fc1, &mut b.fc2]
             }
-            _ => vec![],
+            // Listed one by one, not `_`: a new node kind must say whether it holds GEMMs.
+            Node::Nonlinear(_)
+            | Node::MaxPool2 { .. }
+            | Node::Flatten
+            | Node::Affine(_)
+            | Node::MeanPool => vec![],
         }
     }
 
@@ -228,7 +238,14 @@ impl Node {
         match self {
             Node::Nonlinear(n) => vec![n],
             Node::TransformerBlock(b) => vec![&b.ln1, &b.softmax, &b.ln2, &b.gelu],
-            _ => vec![],
+            // Listed one by one, not `_`: a new node kind must say whether it holds non-linear ops.
+            Node::Gemm(_)
+            | Node::Conv(_)
+            | Node::MaxPool2 { .. }
+            | Node::Flatten
+            | Node::PatchEmbed(_)
+            | Node::Affine(_)
+            | Node::MeanPool => vec![],
         }
     }
 
@@ -239,7 +256,14 @@ impl Node {
                 let b = &mut **b;
                 vec![&mut b.ln1, &mut b.softmax, &mut b.ln2, &mut b.gelu]
             }
-            _ => vec![],
+            // Listed one by one, not `_`: a new node kind must say whether it holds non-linear ops.
+            Node::Gemm(_)
+            | Node::Conv(_)
+            | Node::MaxPool2 { .. }
+            | Node::Flatten
+            | Node::PatchEmbed(_)
+            | Node::Affine(_)
+            | Node::MeanPool => vec![],
         }
     }
 
