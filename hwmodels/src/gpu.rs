@@ -6,8 +6,28 @@
 //! per byte of format (read + write). Energy is a power proxy: a static share of the TDP for the
 //! whole time plus the rest of the TDP scaled by how busy the binding resource is, split
 //! between compute and memory by their times — flagged as a rough estimate; calibrate with
-//! measured power where a GPU is available. Block sparsity and VQ are priced dense (tensor
-//! cores have no block skipping; 2:4 would be a 2× peak, not modelled here).
+//! measured power where a GPU is available. VQ is priced dense; 2:4 sparsity (a 2× tensor-core
+//! peak) is not modelled.
+//!
+//! **Block-sparse GEMM** (weights with the IR's [`compbench_core::BlockSparsity`]) runs as a BSR
+//! kernel whose time is the dense roofline time times a ratio r(d) = α_b + γ_b·d of the block
+//! density d = 1 − sparsity, calibrated per block edge b on the only published GPU BSR
+//! measurements we have: the PyTorch blog "Speeding up ViTs using Block Sparsity" (2024,
+//! `pytorch-labs/superblock`; A100, fp32, ViT-B/16 MLP weights, batch 256), which reports, for
+//! blocks 16 / 32 / 64, speedups of 1.24 / 1.37 / 1.65× at 90 % sparsity and break-even
+//! sparsities 0.86 / 0.82 / 0.70 (../shared/references/lpvit.md §2.2). Two points per block
+//! give the two coefficients: r(0.1) = 1/speedup and r(1 − break-even) = 1. α_b is the part of
+//! the dense time the BSR kernel does not shed (A and C traffic, indexing), γ_b its cost per
+//! kept block relative to dense cuBLAS (4.8× at block 16, 2.0× at 64). Our assumptions, not
+//! the blog's: a rectangular block counts as its geometric-mean edge; α and γ are linear in
+//! log2(edge) between the measured edges; below 16, α stays at block 16's and γ extends the
+//! 16–32 trend (smaller blocks cost more per kept block); above 64 both stay at block 64's (no
+//! data). The fit is pinned between break-even and 90 % sparsity; beyond 95 % the lines cross
+//! (block 16's smaller α makes it the fastest as d → 0), so block-size comparisons there are an
+//! extrapolation, not data. The fp32 curve is applied
+//! to every precision, which is optimistic for fp16/int8 tensor cores (the blog saw bf16 gain
+//! only at block 64 and high sparsity). With `bsr_dense_fallback` (default) a layer below its
+//! break-even sparsity runs the dense kernel instead, as a deployment would choose.
 //!
 //! Presets (vendor datasheets; H100 numbers as in hwmodels.md §5 [G1], A100 recalled):
 //! | | FP16 dense | INT8 dense | FP32 (non-tensor) | HBM | TDP | die | boost clock |
@@ -16,7 +36,7 @@
 //! | A100 SXM 80 GB | 312 TFLOP/s | 624 TOPS | 19.5 TFLOP/s | 2.039 TB/s | 400 W | 826 mm² | 1.41 GHz |
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{Breakdown, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params};
+use compbench_core::{Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params};
 
 use crate::common::DesignConsts;
 use crate::vector;
@@ -92,7 +112,67 @@ pub static GPU_PARAMS: &[ParamSpec] = &[
         1.0,
         "share of TDP drawn regardless of load",
     ),
+    ParamSpec::bool(
+        "bsr_dense_fallback",
+        true,
+        "run a block-sparse layer dense when the BSR kernel would be slower",
+    ),
 ];
+
+/// One published BSR measurement series (PyTorch blog, A100 fp32; see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BsrMeasurement {
+    /// Square block edge.
+    pub block: u32,
+    /// Speedup over dense at 90 % block sparsity.
+    pub speedup_at_90: f64,
+    /// Sparsity at which the BSR kernel is as fast as dense.
+    pub break_even_sparsity: f64,
+}
+
+/// The PyTorch blog's A100 fp32 points ("Speeding up ViTs using Block Sparsity", 2024).
+pub const BSR_A100_FP32: [BsrMeasurement; 3] = [
+    BsrMeasurement {
+        block: 16,
+        speedup_at_90: 1.24,
+        break_even_sparsity: 0.86,
+    },
+    BsrMeasurement {
+        block: 32,
+        speedup_at_90: 1.37,
+        break_even_sparsity: 0.82,
+    },
+    BsrMeasurement {
+        block: 64,
+        speedup_at_90: 1.65,
+        break_even_sparsity: 0.70,
+    },
+];
+
+impl BsrMeasurement {
+    /// (α, γ) of r(d) = α + γ·d through r(0.1) = 1/speedup and r(1 − break-even) = 1.
+    pub fn coefficients(&self) -> (f64, f64) {
+        let (d1, r1) = (0.1, 1.0 / self.speedup_at_90);
+        let d2 = 1.0 - self.break_even_sparsity;
+        let gamma = (1.0 - r1) / (d2 - d1);
+        (r1 - gamma * d1, gamma)
+    }
+}
+
+/// BSR kernel time ÷ dense time at block density `density` for `block_k × block_n` blocks
+/// (see the module docs for the calibration and its extrapolation).
+pub fn bsr_time_ratio(block_k: u32, block_n: u32, density: f64) -> f64 {
+    let edge = ((block_k.max(1) as f64) * (block_n.max(1) as f64)).sqrt();
+    let x = edge.log2().min(6.0);
+    let coef: Vec<(f64, f64)> = BSR_A100_FP32.iter().map(|m| m.coefficients()).collect();
+    // Segment 16–32 (γ also extended below 16, α held) or 32–64, by log2 edge 4, 5, 6.
+    let (lo, t) = if x < 5.0 { (0, x - 4.0) } else { (1, x - 5.0) };
+    let (a0, g0) = coef[lo];
+    let (a1, g1) = coef[lo + 1];
+    let alpha = a0 + t.max(0.0) * (a1 - a0);
+    let gamma = g0 + t * (g1 - g0);
+    alpha + gamma * density.clamp(0.0, 1.0)
+}
 
 /// A GPU design point.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +184,8 @@ pub struct GpuDesign {
     pub eff_compute: f64,
     pub eff_mem: f64,
     pub launch_s: f64,
+    /// Run block-sparse layers dense when that is faster.
+    pub bsr_dense_fallback: bool,
     pub consts: DesignConsts,
 }
 
@@ -131,6 +213,7 @@ impl GpuDesign {
             eff_compute: p.float("eff_compute"),
             eff_mem: p.float("eff_mem"),
             launch_s: p.float("launch_us") * 1e-6,
+            bsr_dense_fallback: p.bool("bsr_dense_fallback"),
             consts: DesignConsts {
                 freq_hz,
                 area_um2: spec.die_mm2 * 1e6,
@@ -150,11 +233,40 @@ impl GpuDesign {
         self.peak_flops / self.bandwidth_bytes_per_s()
     }
 
+    /// Time of `g`'s kernel relative to its dense roofline time: the BSR ratio for a layer with
+    /// block-sparse static weights (capped at 1 with the dense fallback), else 1.
+    pub fn gemm_time_ratio(&self, g: &Gemm) -> f64 {
+        match &g.sparsity {
+            Some(sp) if g.weights_static => {
+                let r = bsr_time_ratio(sp.block_k, sp.block_n, sp.density);
+                if self.bsr_dense_fallback {
+                    r.min(1.0)
+                } else {
+                    r
+                }
+            }
+            _ => 1.0,
+        }
+    }
+
     /// (compute time, memory time) → report, with the power proxy.
     fn roofline(&self, flops: f64, bytes: f64, peak: f64, macs: f64) -> HwReport {
+        self.roofline_scaled(flops, bytes, peak, macs, 1.0)
+    }
+
+    /// The roofline with its busy time multiplied by `time_ratio` (a BSR kernel's time relative
+    /// to dense); power while busy is unchanged, so energy scales with the time.
+    fn roofline_scaled(
+        &self,
+        flops: f64,
+        bytes: f64,
+        peak: f64,
+        macs: f64,
+        time_ratio: f64,
+    ) -> HwReport {
         let t_c = flops / (peak * self.eff_compute);
         let t_m = bytes / (self.bandwidth_bytes_per_s() * self.eff_mem);
-        let busy = t_c.max(t_m);
+        let busy = t_c.max(t_m) * time_ratio;
         let t = busy + self.launch_s;
         let dynamic_w = self.spec.tdp_w - self.consts.leakage_w;
         let dynamic_pj = dynamic_w * busy * 1e12;
@@ -177,11 +289,12 @@ impl HwDesign for GpuDesign {
             Op::Gemm(g) => {
                 let (m, k, n) = (g.m as f64, g.k as f64, g.n as f64);
                 let bytes = (m * k + k * n + m * n) * self.bytes_per_elem;
-                self.roofline(
+                self.roofline_scaled(
                     r * 2.0 * m * k * n,
                     r * bytes,
                     self.peak_flops,
                     r * m * k * n,
+                    self.gemm_time_ratio(g),
                 )
             }
             Op::Nonlinear(op) => {
@@ -219,7 +332,7 @@ impl HwModel for GpuRoofline {
     }
 
     fn describe(&self) -> &'static str {
-        "GPU roofline (H100 SXM / A100 presets): max(compute, memory) time with efficiency factors and a TDP power proxy"
+        "GPU roofline (H100 SXM / A100 presets): max(compute, memory) time with efficiency factors and a TDP power proxy; block-sparse GEMM from published A100 BSR measurements"
     }
 
     fn params(&self) -> &'static [ParamSpec] {

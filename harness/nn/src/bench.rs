@@ -64,3 +64,80 @@ pub fn median_seconds(budget_s: f64, mut f: impl FnMut()) -> f64 {
     times.sort_by(|a, b| a.total_cmp(b));
     times[times.len() / 2]
 }
+
+/// `compbench bench kernels` rows of the block-sparse GEMM ([`crate::kernels::bsr`]) against
+/// our packed dense f32 GEMM at the same shape, measured in the same run. Weights are Gaussian
+/// with exactly ⌊sparsity · blocks⌋ blocks zeroed at random (seeded). `params`: `block_r` ×
+/// `block_c` is the block in the out×in view of W (`block_r` = outputs = the kernel's
+/// `block_n`, `block_c` = inputs = `block_k`), `sparsity` the fraction of blocks zeroed.
+/// `quick`: only 256×512×512, block 16×16, 70 %.
+pub fn bsr_bench_rows(quick: bool) -> Vec<KernelBenchRow> {
+    use crate::kernels::bsr::{BsrMatrix, bsr_gemm};
+    use crate::kernels::sgemm::{PackedB, sgemm_packed};
+    use compbench_core::seed::Rng;
+
+    let budget = if quick { 0.05 } else { 0.5 };
+    // (m, k, n, [(block_r, block_c)], [sparsity]).
+    type Case = (
+        usize,
+        usize,
+        usize,
+        &'static [(usize, usize)],
+        &'static [f64],
+    );
+    let cases: &[Case] = if quick {
+        &[(256, 512, 512, &[(16, 16)], &[0.7])]
+    } else {
+        &[
+            (
+                256,
+                512,
+                512,
+                &[(8, 8), (16, 16), (32, 32), (16, 32), (32, 16)],
+                &[0.5, 0.7, 0.9],
+            ),
+            // The wide ViT's fc1 at batch 256 (49 tokens per image).
+            (256 * 49, 128, 512, &[(16, 16)], &[0.5]),
+        ]
+    };
+    let mut rows = Vec::new();
+    for &(m, k, n, blocks, sparsities) in cases {
+        let mut rng = Rng::new(0xb5e ^ (m * 31 + k * 7 + n) as u64);
+        let x: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
+        let w: Vec<f32> = (0..k * n).map(|_| rng.normal() * 0.05).collect();
+        let packed = PackedB::new(k, n, &w);
+        let mut out = vec![0f32; m * n];
+        let dense = median_seconds(budget, || sgemm_packed(m, &x, &packed, &mut out));
+        for &(block_r, block_c) in blocks {
+            let (bk, bn) = (block_c, block_r);
+            let nb = n.div_ceil(bn);
+            let blocks_total = k.div_ceil(bk) * nb;
+            for &sparsity in sparsities {
+                let mut order: Vec<usize> = (0..blocks_total).collect();
+                rng.shuffle(&mut order);
+                let mut pruned = vec![false; blocks_total];
+                for &b in &order[..(sparsity * blocks_total as f64).floor() as usize] {
+                    pruned[b] = true;
+                }
+                let mut ws = w.clone();
+                for p in 0..k {
+                    for j in 0..n {
+                        if pruned[(p / bk) * nb + j / bn] {
+                            ws[p * n + j] = 0.0;
+                        }
+                    }
+                }
+                let bsr = BsrMatrix::new(k, n, &ws, bk, bn).expect("finite weights, 1×1+ blocks");
+                let t = median_seconds(budget, || bsr_gemm(m, &x, &bsr, &mut out));
+                rows.push(KernelBenchRow::new(
+                    "block-sparse-f32",
+                    (m, k, n),
+                    serde_json::json!({"block_r": block_r, "block_c": block_c, "sparsity": sparsity}),
+                    t,
+                    dense,
+                ));
+            }
+        }
+    }
+    rows
+}

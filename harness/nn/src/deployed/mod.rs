@@ -8,6 +8,7 @@
 //! ([`DeployedModel::replace_gemm`]). Every kernel also describes itself as Workload IR, so the
 //! hardware models price exactly what ran.
 
+pub mod bsr;
 pub mod kernels;
 pub mod nodes;
 
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use compbench_core::{Gemm, ImageSplit, NonlinearImpl, NonlinearKind, Workload};
 use rayon::prelude::*;
 
+pub use bsr::BsrGemm;
 pub use kernels::{DenseGemm, ExactNonlinear, exact_kernel};
 pub use nodes::{
     Act, Affine, ConvNode, GemmNode, Layout, Node, NonlinearNode, PatchEmbed, TransformerBlock,

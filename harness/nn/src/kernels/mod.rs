@@ -1,8 +1,10 @@
-//! Our own CPU kernels on plain `f32` buffers: the dense GEMM baseline, im2col, attention.
+//! Our own CPU kernels on plain `f32` buffers: the dense GEMM baseline, the block-sparse GEMM,
+//! im2col, attention.
 //!
 //! Deployed models and method crates build on these; nothing here knows about burn.
 
 pub mod attention;
+pub mod bsr;
 pub mod im2col;
 pub mod sgemm;
 
