@@ -258,10 +258,11 @@ fn list_and_reproduce_list_work() {
     let out = sb.run(&["reproduce", "--list"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("lpvit"));
+    // Outside the repository the paper's suite files are missing: refused before any work.
     let out = sb.run(&["reproduce", "lpvit"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("cannot be reproduced yet"),
+        text(&out.stderr).contains("suites/lpvit.yaml: not found"),
         "{}",
         text(&out.stderr)
     );

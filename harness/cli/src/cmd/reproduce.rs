@@ -30,8 +30,8 @@ const PAPERS: &[Paper] = &[
     Paper {
         id: "lpvit",
         title: "LPViT: low-power semi-structured pruning for vision transformers",
-        suites: &[],
-        missing: "its methods (block pruning, non-linear approximations) are not implemented yet",
+        suites: &["suites/lpvit.yaml"],
+        missing: "",
     },
     Paper {
         id: "survey",

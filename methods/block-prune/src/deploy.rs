@@ -1,0 +1,101 @@
+//! The deployed form of a block-pruned layer: the ONE place this crate turns a pruned K×N
+//! weight matrix into a `GemmKernel`.
+//!
+//! For now the kernel is the dense f32 GEMM over the weights with zeros, reporting its block
+//! structure (shape, density and the per-block mask) in the Workload IR, so the hardware
+//! models price the kept blocks. The block-sparse (BSR) kernel that skips zero blocks plugs in
+//! here: `compbench_nn::deployed::BsrGemm::new(k, n, w, bias, block_k, block_n)`.
+
+use compbench_core::{BlockSparsity, Gemm};
+use compbench_nn::GemmKernel;
+use compbench_nn::deployed::DenseGemm;
+
+use crate::blocks::BlockGrid;
+
+/// A pruned layer's deployed kernel. `w_kxn` already holds zeros in the pruned blocks;
+/// `block_keep` is the block mask in [`BlockGrid`] order (= the IR's mask order).
+pub fn deploy_layer(
+    grid: &BlockGrid,
+    w_kxn: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    block_keep: Vec<bool>,
+) -> Box<dyn GemmKernel> {
+    let kept = block_keep.iter().filter(|&&b| b).count();
+    let density = kept as f64 / block_keep.len().max(1) as f64;
+    Box::new(BlockPrunedDense {
+        inner: DenseGemm::new(grid.k, grid.n, w_kxn, bias),
+        sparsity: BlockSparsity {
+            block_k: grid.shape.cols as u32,
+            block_n: grid.shape.rows as u32,
+            density,
+            mask: Some(block_keep),
+        },
+    })
+}
+
+/// Dense f32 GEMM over block-pruned weights that knows its block structure.
+struct BlockPrunedDense {
+    inner: DenseGemm,
+    sparsity: BlockSparsity,
+}
+
+impl GemmKernel for BlockPrunedDense {
+    fn kind(&self) -> &'static str {
+        "dense-f32-block-pruned"
+    }
+    fn k(&self) -> usize {
+        self.inner.k()
+    }
+    fn n(&self) -> usize {
+        self.inner.n()
+    }
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        self.inner.forward(x, m, out)
+    }
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        let mut g = self.inner.gemm_ir(m);
+        g.sparsity = Some(self.sparsity.clone());
+        g
+    }
+    fn weight_bits(&self) -> f64 {
+        // Kept blocks in f32 plus one bit per block of index (a block bitmap).
+        let n = (self.k() * self.n()) as f64;
+        let blocks = self.sparsity.mask.as_ref().map_or(0, Vec::len) as f64;
+        n * self.sparsity.density * 32.0 + blocks
+    }
+    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
+        self.inner.dense_weights()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::BlockShape;
+
+    #[test]
+    fn ir_reports_the_block_mask_in_k_by_n_order() {
+        let grid = BlockGrid::new(4, 6, BlockShape { rows: 3, cols: 2 }).unwrap();
+        let keep = vec![true, false, false, true];
+        let w = grid
+            .element_mask(&keep)
+            .iter()
+            .map(|&b| if b { 1.0 } else { 0.0 })
+            .collect();
+        let k = deploy_layer(&grid, w, None, keep.clone());
+        let g = k.gemm_ir(5);
+        let sp = g.sparsity.expect("sparsity reported");
+        assert_eq!((sp.block_k, sp.block_n), (2, 3));
+        assert_eq!(sp.density, 0.5);
+        assert_eq!(sp.mask, Some(keep));
+        // The kernel computes with the zeros: x = ones → each output sums its kept column.
+        let mut out = vec![0.0; 6];
+        k.forward(&[1.0; 4], 1, &mut out);
+        assert_eq!(out, vec![2.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
+    }
+}
+
+/// What the report must know about the deployed kernel.
+pub const KERNEL_NOTE: &str = "deployed layers run the dense f32 GEMM over the pruned weights \
+(zeros included), so measured CPU latency does not show the block sparsity yet; the IR carries \
+the block masks that the hardware models price";
