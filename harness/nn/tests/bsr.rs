@@ -300,3 +300,20 @@ fn deployed_vit_with_bsr_layers_matches_dense_with_zeros() {
         .count();
     assert_eq!(sparse_layers, 16);
 }
+
+/// The `bench kernels` rows: the shape and params, timed against dense in the same run
+/// (the ratio itself is reported, not asserted: timings belong to benchmarks).
+#[test]
+fn bench_rows_have_the_block_params() {
+    let rows = compbench_nn::bench::bsr_bench_rows(true);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.kernel, "block-sparse-f32");
+    assert_eq!((r.m, r.k, r.n), (256, 512, 512));
+    assert_eq!(
+        r.params,
+        serde_json::json!({"block_r": 16, "block_c": 16, "sparsity": 0.7})
+    );
+    assert!(r.seconds > 0.0 && r.dense_f32_seconds > 0.0);
+    assert!((r.speedup - r.dense_f32_seconds / r.seconds).abs() < 1e-12);
+}

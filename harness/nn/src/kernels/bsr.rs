@@ -260,29 +260,40 @@ pub fn bsr_gemm_with(isa: Isa, parallel: bool, m: usize, a: &[f32], w: &BsrMatri
 
 /// All of C's rows `a` (rows×k) produce, single-threaded.
 fn gemm_rows(isa: Isa, a: &[f32], rows: usize, w: &BsrMatrix, c: &mut [f32]) {
-    let (k, n) = (w.k, w.n);
-    for row in c.chunks_exact_mut(n) {
+    for row in c.chunks_exact_mut(w.n) {
         for &j in &w.dead_cols {
             row[j as usize] = 0.0;
         }
     }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa.available()` was asserted by the caller, so AVX2 and FMA exist.
+        Isa::Avx2Fma => unsafe { avx2::tiles(a, rows, w, c) },
+        _ => tiles(a, rows, w, c, portable_kernel),
+    }
+}
+
+/// Row tiles × panels with `kernel` computing one MR×16 tile (inlined into the AVX2 caller,
+/// so the micro-kernel is not a call per tile).
+#[inline(always)]
+fn tiles(
+    a: &[f32],
+    rows: usize,
+    w: &BsrMatrix,
+    c: &mut [f32],
+    kernel: impl Fn(usize, &[f32], usize, &[u32], &[f32], &mut [[f32; NR]; MR]),
+) {
+    let (k, n) = (w.k, w.n);
     for i0 in (0..rows).step_by(MR) {
         let mr = MR.min(rows - i0);
         let a_tile = &a[i0 * k..(i0 + mr) * k];
+        let c_tile = &mut c[i0 * n..(i0 + mr) * n];
         for p in &w.panels {
             let idx = &w.rows[p.row_start..p.row_start + p.row_len];
             let vals = &w.values[p.row_start * NR..(p.row_start + p.row_len) * NR];
             let mut tile = [[0.0f32; NR]; MR];
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `isa.available()` was asserted by the caller, so AVX2 and FMA exist;
-                // `a_tile` holds `mr` rows of `k` values, every index in `idx` is < k (built
-                // from `0..k`), and `vals` holds `idx.len() × NR` values.
-                Isa::Avx2Fma => unsafe { avx2::kernel(mr, a_tile, k, idx, vals, &mut tile) },
-                _ => portable_kernel(mr, a_tile, k, idx, vals, &mut tile),
-            }
-            for (r, acc) in tile.iter().enumerate().take(mr) {
-                let out = &mut c[(i0 + r) * n..(i0 + r + 1) * n];
+            kernel(mr, a_tile, k, idx, vals, &mut tile);
+            for (acc, out) in tile.iter().zip(c_tile.chunks_exact_mut(n)) {
                 if p.contiguous {
                     let j0 = p.cols[0] as usize;
                     out[j0..j0 + p.width].copy_from_slice(&acc[..p.width]);
@@ -318,8 +329,22 @@ fn portable_kernel(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{MR, NR};
+    use super::{BsrMatrix, MR, NR};
     use std::arch::x86_64::*;
+
+    /// [`super::tiles`] with the AVX2 micro-kernel inlined.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tiles(a: &[f32], rows: usize, w: &BsrMatrix, c: &mut [f32]) {
+        super::tiles(a, rows, w, c, |mr, a_tile, lda, idx, vals, tile| {
+            // SAFETY: AVX2 and FMA are available (this function's contract); `a_tile` holds
+            // `mr` rows of `lda` = K values, every row index is < K (`BsrMatrix::new` lists rows
+            // of `0..k` only), and `vals` holds `idx.len() × NR` values (sliced by `tiles`).
+            unsafe { kernel(mr, a_tile, lda, idx, vals, tile) }
+        })
+    }
 
     /// MR×16 tile over the panel's rows: 12 accumulators, 2 weight loads, 1 index load and
     /// MR broadcasts per row.
