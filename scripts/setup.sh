@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what compbench needs beyond a Rust toolchain, on Debian/Ubuntu:
 #   - dataset-fashion-mnist: the real dataset (under /usr/share/datasets/fashion-mnist);
-#   - chromium: only for the report's headless browser test.
+#   - chromium: only for the report's headless browser test;
+#   - python3-numpy: the external-method example (examples/external/, numpy only).
 # Without root it falls back to `compbench data fetch`, which unpacks the dataset package into ./data.
 set -euo pipefail
 
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+python3 -c 'import numpy' >/dev/null 2>&1 || need+=(python3-numpy)
 
 if [ ${#need[@]} -eq 0 ]; then
     echo "setup: nothing to install"

@@ -1,14 +1,15 @@
 //! The deployed form of a block-pruned layer: the ONE place this crate turns a pruned K×N
 //! weight matrix into a `GemmKernel`.
 //!
-//! For now the kernel is the dense f32 GEMM over the weights with zeros, reporting its block
-//! structure (shape, density and the per-block mask) in the Workload IR, so the hardware
-//! models price the kept blocks. The block-sparse (BSR) kernel that skips zero blocks plugs in
-//! here: `compbench_nn::deployed::BsrGemm::new(k, n, w, bias, block_k, block_n)`.
+//! The kernel is nn's block-sparse GEMM (`BsrGemm`: zero blocks, dead rows and columns skipped,
+//! bit-exact with the dense FMA reference over the weights with zeros), reporting the pruning's
+//! block structure (shape, density and the per-block mask) in the Workload IR, so the hardware
+//! models price the kept blocks. Weights `BsrGemm` refuses (a non-finite value) fall back to the
+//! dense kernel, which computes the same product.
 
 use compbench_core::{BlockSparsity, Gemm};
 use compbench_nn::GemmKernel;
-use compbench_nn::deployed::DenseGemm;
+use compbench_nn::deployed::{BsrGemm, DenseGemm};
 
 use crate::blocks::BlockGrid;
 
@@ -22,8 +23,19 @@ pub fn deploy_layer(
 ) -> Box<dyn GemmKernel> {
     let kept = block_keep.iter().filter(|&&b| b).count();
     let density = kept as f64 / block_keep.len().max(1) as f64;
-    Box::new(BlockPrunedDense {
-        inner: DenseGemm::new(grid.k, grid.n, w_kxn, bias),
+    let inner: Box<dyn GemmKernel> = match BsrGemm::new(
+        grid.k,
+        grid.n,
+        &w_kxn,
+        bias.as_deref(),
+        grid.shape.cols,
+        grid.shape.rows,
+    ) {
+        Ok(bsr) => Box::new(bsr),
+        Err(_) => Box::new(DenseGemm::new(grid.k, grid.n, w_kxn, bias)),
+    };
+    Box::new(BlockPruned {
+        inner,
         sparsity: BlockSparsity {
             block_k: grid.shape.cols as u32,
             block_n: grid.shape.rows as u32,
@@ -33,15 +45,15 @@ pub fn deploy_layer(
     })
 }
 
-/// Dense f32 GEMM over block-pruned weights that knows its block structure.
-struct BlockPrunedDense {
-    inner: DenseGemm,
+/// The block-sparse GEMM of a pruned layer, reporting the pruning's own block mask.
+struct BlockPruned {
+    inner: Box<dyn GemmKernel>,
     sparsity: BlockSparsity,
 }
 
-impl GemmKernel for BlockPrunedDense {
+impl GemmKernel for BlockPruned {
     fn kind(&self) -> &'static str {
-        "dense-f32-block-pruned"
+        self.inner.kind()
     }
     fn k(&self) -> usize {
         self.inner.k()
@@ -96,6 +108,5 @@ mod tests {
 }
 
 /// What the report must know about the deployed kernel.
-pub const KERNEL_NOTE: &str = "deployed layers run the dense f32 GEMM over the pruned weights \
-(zeros included), so measured CPU latency does not show the block sparsity yet; the IR carries \
-the block masks that the hardware models price";
+pub const KERNEL_NOTE: &str = "deployed layers run the block-sparse f32 GEMM (zero blocks \
+skipped); measured CPU latency includes the dense attention, LayerNorm, softmax and GELU";

@@ -357,6 +357,10 @@ impl Method for BlockPrune {
         "block-prune"
     }
 
+    fn kernel_benches(&self, quick: bool) -> Vec<compbench_nn::bench::KernelBenchRow> {
+        compbench_nn::bench::bsr_bench_rows(quick)
+    }
+
     fn describe(&self) -> &'static str {
         "LPViT block pruning: Taylor block scores, second-order distortion curves, equal-slope sparsity allocation under a FLOPs budget with a power term, masked fine-tuning"
     }
