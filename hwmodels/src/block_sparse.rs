@@ -253,7 +253,9 @@ impl BlockSparseDesign {
         let ofmap_writes = (s.nonzero_tiles * m * tile_cols).max(m * n);
         let meta_bits = s.tiles * self.meta_bits;
         let scales = self.core.operand_scales(g);
-        let dram_bytes =
+        let (decode_pj, codebook_bytes) = self.core.weight_decode(g, filter_reads);
+        let dram_bytes = codebook_bytes
+            +
             self.core
                 .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes, scales)
                 - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
@@ -271,6 +273,7 @@ impl BlockSparseDesign {
             outputs: m * n,
             dram_bytes,
             metadata_pj,
+            decode_pj,
             ifmap_scale: scales.0,
             filter_scale: scales.1,
         };
