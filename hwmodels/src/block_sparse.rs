@@ -255,11 +255,11 @@ impl BlockSparseDesign {
         let scales = self.core.operand_scales(g);
         let (decode_pj, codebook_bytes) = self.core.weight_decode(g, filter_reads);
         let dram_bytes = codebook_bytes
-            +
-            self.core
+            + self
+                .core
                 .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes, scales)
-                - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
-                + meta_bits / 8.0;
+            - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
+            + meta_bits / 8.0;
         // Metadata DRAM bytes are in `dram_bytes` (priced as DRAM); here the SRAM reads and
         // the group counters.
         let metadata_pj =

@@ -158,9 +158,7 @@ impl GpuDesign {
         let storage = g.storage();
         let elements = (g.k * g.n) as f64;
         match storage.codebook {
-            Some(_) => {
-                (elements * storage.element.bits() as f64 + storage.codebook_bits()) / 8.0
-            }
+            Some(_) => (elements * storage.element.bits() as f64 + storage.codebook_bits()) / 8.0,
             None => elements * self.bytes_per_elem,
         }
     }
