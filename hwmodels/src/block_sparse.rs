@@ -253,11 +253,13 @@ impl BlockSparseDesign {
         let ofmap_writes = (s.nonzero_tiles * m * tile_cols).max(m * n);
         let meta_bits = s.tiles * self.meta_bits;
         let scales = self.core.operand_scales(g);
-        let dram_bytes =
-            self.core
+        let (decode_pj, codebook_bytes) = self.core.weight_decode(g, filter_reads);
+        let dram_bytes = codebook_bytes
+            + self
+                .core
                 .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes, scales)
-                - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
-                + meta_bits / 8.0;
+            - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
+            + meta_bits / 8.0;
         // Metadata DRAM bytes are in `dram_bytes` (priced as DRAM); here the SRAM reads and
         // the group counters.
         let metadata_pj =
@@ -271,6 +273,7 @@ impl BlockSparseDesign {
             outputs: m * n,
             dram_bytes,
             metadata_pj,
+            decode_pj,
             ifmap_scale: scales.0,
             filter_scale: scales.1,
         };

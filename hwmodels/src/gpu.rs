@@ -1,7 +1,8 @@
 //! GPU roofline (Williams, Waterman & Patterson, CACM 2009).
 //!
 //! A GEMM takes t = max(FLOPs / (P · η_c), bytes / (B · η_m)) + launch overhead, where bytes is
-//! the compulsory traffic (A, B and C once each at the precision's width) and P the peak of the
+//! the compulsory traffic (A, B and C once each at the precision's width; B as packed indices
+//! plus codebooks when its storage is codebook-indexed) and P the peak of the
 //! chosen precision. Non-linear ops run on the fp32 CUDA cores with 2 bytes moved per element
 //! per byte of format (read + write). Energy is a power proxy: a static share of the TDP for the
 //! whole time plus the rest of the TDP scaled by how busy the binding resource is, split
@@ -249,6 +250,18 @@ impl GpuDesign {
         }
     }
 
+    /// Bytes of a GEMM's weight operand read from memory: at the GEMM precision's width, or,
+    /// for codebook storage, the packed indices plus the codebooks (the decode is a
+    /// shared-memory look-up folded into the compute roof, not priced on its own).
+    pub fn weight_bytes(&self, g: &compbench_core::Gemm) -> f64 {
+        let storage = g.storage();
+        let elements = (g.k * g.n) as f64;
+        match storage.codebook {
+            Some(_) => (elements * storage.element.bits() as f64 + storage.codebook_bits()) / 8.0,
+            None => elements * self.bytes_per_elem,
+        }
+    }
+
     /// (compute time, memory time) → report, with the power proxy.
     fn roofline(&self, flops: f64, bytes: f64, peak: f64, macs: f64) -> HwReport {
         self.roofline_scaled(flops, bytes, peak, macs, 1.0)
@@ -288,7 +301,7 @@ impl HwDesign for GpuDesign {
         match &layer.op {
             Op::Gemm(g) => {
                 let (m, k, n) = (g.m as f64, g.k as f64, g.n as f64);
-                let bytes = (m * k + k * n + m * n) * self.bytes_per_elem;
+                let bytes = (m * k + m * n) * self.bytes_per_elem + self.weight_bytes(g);
                 self.roofline_scaled(
                     r * 2.0 * m * k * n,
                     r * bytes,

@@ -26,7 +26,10 @@
 //! * Layers without a [`VqSpec`](compbench_core::VqSpec) (first conv, classifier, attention
 //!   score/context GEMMs, or any dense layer) run on a **companion int8 WS systolic array** of
 //!   `companion_rows × companion_cols`, which shares the input/table/accumulator buffers as its
-//!   ifmap/filter/ofmap SRAMs; its PE array is included in the area.
+//!   ifmap/filter/ofmap SRAMs; its PE array is included in the area. Their weights are
+//!   priced from the layer's weight storage, as on the plain systolic array (codebook indices
+//!   at their width, decoded at the array edge). VQ layers hold their weights as PSum tables,
+//!   so a weight storage spec does not change them.
 //!
 //! The design's (v, c, metric, lut_bits, centroid_bits) are what the hardware was generated for
 //! and what it executes; a layer's VqSpec marks the layer as LUT-executed. Pair them with

@@ -14,6 +14,8 @@
 //! max(compute, DRAM transfer) (Timeloop's max-over-levels rule) and the difference is stalls.
 //! Energy: MACs (Horowitz mult + accumulator add), PE pipeline registers (Aladdin), SRAM
 //! accesses ([`crate::sram`], one port word = one array edge of elements), DRAM bits, leakage.
+//! Weight SRAM and DRAM traffic follow the layer's weight *storage* (codebook indices are
+//! moved at their own width and decoded at the array edge), MACs its compute format.
 
 use compbench_core::params::ParamSpec;
 use compbench_core::{
@@ -128,6 +130,8 @@ pub struct GemmWork {
     pub dram_bytes: f64,
     /// Extra metadata energy (block-sparse index reads), pJ.
     pub metadata_pj: f64,
+    /// Codebook decode of the weights ([`SystolicCore::weight_decode`]), pJ.
+    pub decode_pj: f64,
     /// Fraction of the array's element width the activation / weight operands occupy in SRAM
     /// (see [`SystolicCore::operand_scales`]); 1.0 at the array's precision.
     pub ifmap_scale: f64,
@@ -365,15 +369,41 @@ impl SystolicCore {
     /// occupy in SRAM and DRAM. On an integer array, narrower integer operands are stored
     /// packed (a W4 layer moves half the weight bytes of a W8 one through an int8 array's
     /// buffers); float operands, and everything on a float array, are held at the array's
-    /// precision (the network runs in that precision). The MAC datapath is fixed, so MAC and
-    /// PE-register energy do not scale.
+    /// precision (the network runs in that precision). Weights are sized by their storage
+    /// ([`Gemm::storage`]), not their compute format: codebook indices are packed at their own
+    /// width on any array and decoded to the array's precision at its edge
+    /// ([`SystolicCore::weight_decode`]). The MAC datapath is fixed, so MAC and PE-register
+    /// energy do not scale.
     pub fn operand_scales(&self, g: &Gemm) -> (f64, f64) {
         let fp_array = self.cfg.fp16;
         let scale = |f: NumFormat| match f {
             NumFormat::Int(bits) if !fp_array => (bits as f64 / self.elem_bits).min(1.0),
             _ => 1.0,
         };
-        (scale(g.act), scale(g.weight))
+        let storage = g.storage();
+        let weight = match storage.codebook {
+            Some(_) => storage.element.bits() as f64 / self.elem_bits,
+            None => scale(storage.element),
+        };
+        (scale(g.act), weight)
+    }
+
+    /// Cost of decoding codebook-indexed weights (ours, first order): the codebooks are loaded
+    /// once per run from DRAM (at their value width) into a decode table of array-precision
+    /// registers, and every weight element the array reads from the filter SRAM is one
+    /// register-file read of that table. Returns (energy pJ, DRAM bytes); zero without a
+    /// codebook. The decode table's area is not added to the design.
+    pub fn weight_decode(&self, g: &Gemm, filter_reads: f64) -> (f64, f64) {
+        let storage = g.storage();
+        let Some(cb) = &storage.codebook else {
+            return (0.0, 0.0);
+        };
+        let reg_pj = self.tech.register(self.elem_bits).energy_pj;
+        let table_writes = cb.count as f64 * cb.entries as f64;
+        (
+            (filter_reads + table_writes) * reg_pj,
+            storage.codebook_bits() / 8.0,
+        )
     }
 
     /// Dense work of a GEMM under SCALE-Sim's model.
@@ -393,6 +423,7 @@ impl SystolicCore {
             s.ofmap_writes as f64,
         );
         let scales = self.operand_scales(g);
+        let (decode_pj, codebook_bytes) = self.weight_decode(g, f);
         let work = GemmWork {
             compute_cycles: s.compute_cycles as f64,
             executed_macs: m * k * n,
@@ -400,8 +431,9 @@ impl SystolicCore {
             filter_reads: f,
             ofmap_writes: o,
             outputs: m * n,
-            dram_bytes: self.dram_bytes(m, k, n, i, f, o, scales),
+            dram_bytes: self.dram_bytes(m, k, n, i, f, o, scales) + codebook_bytes,
             metadata_pj: 0.0,
+            decode_pj,
             ifmap_scale: scales.0,
             filter_scale: scales.1,
         };
@@ -430,6 +462,9 @@ impl SystolicCore {
         energy.add("dram", times * w.dram_bytes * self.dram_pj_per_byte);
         if w.metadata_pj > 0.0 {
             energy.add("metadata", times * w.metadata_pj);
+        }
+        if w.decode_pj > 0.0 {
+            energy.add("weight_decode", times * w.decode_pj);
         }
         cycles * times
     }

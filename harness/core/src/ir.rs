@@ -4,6 +4,13 @@
 //! other. The role is the one Timeloop's problem spec plays. Every field is plain data with
 //! public fields so new methods can fill in what they need: block sparsity for pruning, a VQ spec
 //! for LUT methods, an implementation kind for approximated non-linear ops, HE op counts.
+//!
+//! Storage apart from compute: a GEMM's `weight` is the precision the MACs compute in; its
+//! optional [`WeightStorage`] says how the weights sit in memory (element width, a shared-value
+//! codebook the elements index into, how zeros are encoded). Hardware models price weight
+//! storage and movement from [`Gemm::storage`] and MACs from `weight`; without a storage spec
+//! the weights are stored in the compute format, so IR written before the field existed means
+//! what it meant.
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +87,77 @@ pub struct Gemm {
     pub vq: Option<VqSpec>,
     /// Homomorphic-encryption cost, when the layer runs on ciphertexts.
     pub he: Option<HeCost>,
+    /// How the weight operand is stored, when it differs from the compute format `weight`
+    /// (e.g. b-bit indices into a codebook of f32 values). `None` = stored as `weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<WeightStorage>,
+}
+
+/// How a layer's weights are stored in memory (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightStorage {
+    /// Format of one stored element: the weight value itself, or, with a `codebook`, an
+    /// unsigned index of that width (`Int(b)` for b-bit indices).
+    pub element: NumFormat,
+    /// Shared values the stored elements index into (Deep Compression's weight sharing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codebook: Option<Codebook>,
+    /// How zero weights are kept in memory.
+    #[serde(default)]
+    pub zeros: ZeroEncoding,
+}
+
+/// A table of shared weight values that stored indices select from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Codebook {
+    /// Values per codebook (at most 2^index bits).
+    pub entries: u32,
+    /// Format of one value.
+    pub value: NumFormat,
+    /// Codebooks in the layer (1 = one shared by the whole layer; N = one per output column).
+    pub count: u32,
+}
+
+/// How a weight matrix keeps its zeros in memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ZeroEncoding {
+    /// Zeros are stored like any other weight.
+    #[default]
+    Stored,
+    /// Only the blocks kept by the layer's [`BlockSparsity`] are stored, plus one bit per
+    /// block (a bitmap); a layer without sparsity stores everything.
+    BlockBitmap,
+}
+
+impl WeightStorage {
+    /// Weights stored as plain values of `element` (no codebook, zeros stored).
+    pub fn plain(element: NumFormat) -> WeightStorage {
+        WeightStorage {
+            element,
+            codebook: None,
+            zeros: ZeroEncoding::Stored,
+        }
+    }
+
+    /// `index_bits`-bit indices into one codebook of `entries` values of `value` per layer.
+    pub fn codebook(index_bits: u8, entries: u32, value: NumFormat) -> WeightStorage {
+        WeightStorage {
+            element: NumFormat::Int(index_bits),
+            codebook: Some(Codebook {
+                entries,
+                value,
+                count: 1,
+            }),
+            zeros: ZeroEncoding::Stored,
+        }
+    }
+
+    /// Bits of all codebooks of the layer (0 without one).
+    pub fn codebook_bits(&self) -> f64 {
+        self.codebook.as_ref().map_or(0.0, |c| {
+            c.count as f64 * c.entries as f64 * c.value.bits() as f64
+        })
+    }
 }
 
 impl Gemm {
@@ -101,7 +179,33 @@ impl Gemm {
             sparsity: None,
             vq: None,
             he: None,
+            storage: None,
         }
+    }
+
+    /// How the weights are stored: the explicit [`WeightStorage`], or plain values in the
+    /// compute format `weight` (zeros stored) when the layer gives none.
+    pub fn storage(&self) -> WeightStorage {
+        self.storage
+            .clone()
+            .unwrap_or_else(|| WeightStorage::plain(self.weight))
+    }
+
+    /// Bits the weight operand occupies in memory under [`Gemm::storage`]: stored elements
+    /// (all K·N, or only the kept blocks' under [`ZeroEncoding::BlockBitmap`]) at the element
+    /// width, plus codebooks, plus the block bitmap.
+    pub fn stored_weight_bits(&self) -> f64 {
+        let s = self.storage();
+        let all = (self.k * self.n) as f64;
+        let (elements, bitmap) = match (s.zeros, &self.sparsity) {
+            (ZeroEncoding::BlockBitmap, Some(sp)) => {
+                let blocks = self.k.div_ceil(sp.block_k.max(1) as u64)
+                    * self.n.div_ceil(sp.block_n.max(1) as u64);
+                (all * sp.density, blocks as f64)
+            }
+            _ => (all, 0.0),
+        };
+        elements * s.element.bits() as f64 + s.codebook_bits() + bitmap
     }
 
     /// Multiply-accumulates of the dense op (before sparsity or VQ).
@@ -295,12 +399,12 @@ impl Workload {
         self.layers.iter_mut().find(|l| l.name == name)
     }
 
-    /// Stored weight bits over static-weight GEMMs (after sparsity; VQ tables counted by
-    /// the method's own metrics, not here).
+    /// Stored weight bits over static-weight GEMMs, [`Gemm::stored_weight_bits`] each (VQ
+    /// tables counted by the kernels' own `weight_bits`, not here).
     pub fn weight_bits(&self) -> f64 {
         self.gemms()
             .filter(|(_, g)| g.weights_static)
-            .map(|(_, g)| (g.k * g.n) as f64 * g.density() * g.weight.bits() as f64)
+            .map(|(_, g)| g.stored_weight_bits())
             .sum()
     }
 }
@@ -328,6 +432,46 @@ mod tests {
         ));
         assert_eq!(w.macs(), 24 + 20);
         assert_eq!(w.weight_bits(), 12.0 * 32.0 + 5.0 * 8.0);
+    }
+
+    #[test]
+    fn storage_defaults_to_the_compute_format_and_counts_codebooks_and_bitmaps() {
+        let mut g = Gemm::dense(1, 16, 8, NumFormat::FP32);
+        assert_eq!(g.storage(), WeightStorage::plain(NumFormat::FP32));
+        assert_eq!(g.stored_weight_bits(), 128.0 * 32.0);
+        // 4-bit indices into 16 shared f32 values.
+        g.storage = Some(WeightStorage::codebook(4, 16, NumFormat::FP32));
+        assert_eq!(g.weight, NumFormat::FP32, "computes in f32 still");
+        assert_eq!(g.stored_weight_bits(), 128.0 * 4.0 + 16.0 * 32.0);
+        // Half the 4×4 blocks kept, stored with a bitmap of the 4×2 blocks.
+        g.sparsity = Some(BlockSparsity {
+            block_k: 4,
+            block_n: 4,
+            density: 0.5,
+            mask: None,
+        });
+        g.storage = Some(WeightStorage {
+            zeros: ZeroEncoding::BlockBitmap,
+            ..WeightStorage::plain(NumFormat::INT8)
+        });
+        assert_eq!(g.stored_weight_bits(), 64.0 * 8.0 + 8.0);
+        // Zeros stored: sparsity does not shrink storage.
+        g.storage = None;
+        assert_eq!(g.stored_weight_bits(), 128.0 * 32.0);
+    }
+
+    #[test]
+    fn ir_without_storage_still_parses() {
+        let g = Gemm::dense(2, 3, 4, NumFormat::INT8);
+        let mut v = serde_json::to_value(&g).unwrap();
+        assert!(v.get("storage").is_none(), "absent storage is not written");
+        v.as_object_mut().unwrap().remove("storage");
+        let back: Gemm = serde_json::from_value(v).unwrap();
+        assert_eq!(back, g);
+        let mut c = g.clone();
+        c.storage = Some(WeightStorage::codebook(2, 4, NumFormat::FP32));
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Gemm>(&s).unwrap(), c);
     }
 
     #[test]

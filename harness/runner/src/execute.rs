@@ -229,9 +229,14 @@ pub fn run_experiment(
                 std::hint::black_box(deployed.forward(std::hint::black_box(x), 1));
             }))
         };
-        (accuracy, latency, deployed.workload(1))
+        (
+            accuracy,
+            latency,
+            deployed.workload(1),
+            kernel_bits_per_weight(deployed),
+        )
     }));
-    let (accuracy, latency, workload) = match measured {
+    let (accuracy, latency, workload, kernel_bits) = match measured {
         Ok(x) => x,
         Err(p) => {
             return Outcome::Failed {
@@ -244,9 +249,7 @@ pub fn run_experiment(
         }
     };
     let mut metrics: BTreeMap<String, f64> = compressed.metrics;
-    let bits_per_weight = metrics
-        .remove("bits_per_weight")
-        .or_else(|| workload_bits_per_weight(&workload));
+    let bits_per_weight = metrics.remove("bits_per_weight").or(kernel_bits);
     let sparsity = metrics
         .remove("sparsity")
         .or_else(|| workload_sparsity(&workload));
@@ -272,10 +275,21 @@ fn static_weights(w: &Workload) -> (f64, f64) {
         .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
-/// Mean stored bits per (dense) weight over static GEMMs.
+/// Mean stored bits per (dense) weight over static GEMMs, from the IR's weight storage
+/// ([`Workload::weight_bits`]).
 pub fn workload_bits_per_weight(w: &Workload) -> Option<f64> {
     let (dense, _) = static_weights(w);
     (dense > 0.0).then(|| w.weight_bits() / dense)
+}
+
+/// Mean stored bits per (dense) weight of a deployed model, from its kernels' own
+/// [`GemmKernel::weight_bits`](compbench_nn::deployed::GemmKernel::weight_bits): what the
+/// kernels actually keep (codebooks, tables, masks included), not the IR's compute format.
+/// The runner's `bits_per_weight` unless the method reports its own.
+pub fn kernel_bits_per_weight(d: &compbench_nn::deployed::DeployedModel) -> Option<f64> {
+    let layers = d.gemm_layers();
+    let dense: f64 = layers.iter().map(|(_, k)| (k.k() * k.n()) as f64).sum();
+    (dense > 0.0).then(|| d.weight_bits() / dense)
 }
 
 /// Fraction of static GEMM weights removed.

@@ -404,3 +404,69 @@ fn merge_joins_shards_and_drops_duplicates() {
     assert_eq!(env["merged_from"].as_array().unwrap().len(), 2);
     assert!(out.join("rows.csv").is_file());
 }
+
+/// A dense kernel that says it stores its weights as 4-bit codes (what a weight-sharing
+/// kernel reports), with IR that still says f32: the runner must believe the kernel.
+struct FourBit(compbench_nn::deployed::DenseGemm);
+
+use compbench_nn::GemmKernel as _;
+
+impl compbench_nn::GemmKernel for FourBit {
+    fn kind(&self) -> &'static str {
+        "four-bit-test"
+    }
+    fn k(&self) -> usize {
+        self.0.k()
+    }
+    fn n(&self) -> usize {
+        self.0.n()
+    }
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
+        self.0.forward(x, m, out)
+    }
+    fn gemm_ir(&self, m: u64) -> Gemm {
+        self.0.gemm_ir(m)
+    }
+    fn weight_bits(&self) -> f64 {
+        (self.k() * self.n()) as f64 * 4.0
+    }
+}
+
+#[test]
+fn bits_per_weight_comes_from_the_kernels_not_the_ir_compute_format() {
+    use compbench_nn::{ModelConfig, ModelKind, Network};
+    use compbench_runner::execute::{kernel_bits_per_weight, workload_bits_per_weight};
+    let net = Network::new(
+        &ModelConfig::new(ModelKind::Mlp),
+        &compbench_nn::device(),
+        3,
+    );
+    let mut dep = net.to_deployed();
+    assert_eq!(kernel_bits_per_weight(&dep), Some(32.0));
+    let (k, n) = {
+        let layers = dep.gemm_layers();
+        let (name, first) = layers[0];
+        assert_eq!(name, "fc1");
+        (first.k(), first.n())
+    };
+    dep.replace_gemm("fc1", |old| {
+        let (w, b) = old.dense_weights().unwrap();
+        Box::new(FourBit(compbench_nn::deployed::DenseGemm::new(
+            k,
+            n,
+            w.to_vec(),
+            b.map(|b| b.to_vec()),
+        )))
+    })
+    .unwrap();
+    let total: f64 = dep
+        .gemm_layers()
+        .iter()
+        .map(|(_, g)| (g.k() * g.n()) as f64)
+        .sum();
+    let fc1 = (k * n) as f64;
+    let want = (fc1 * 4.0 + (total - fc1) * 32.0) / total;
+    assert_eq!(kernel_bits_per_weight(&dep), Some(want));
+    // The IR still computes fc1 in f32 and stores it so (the kernel gave no storage spec).
+    assert_eq!(workload_bits_per_weight(&dep.workload(1)), Some(32.0));
+}
