@@ -13,6 +13,7 @@
 //! | polynomial of degree d | d | Horner's rule |
 //! | piecewise-linear | 1 table read + 1 FMA (+1 compare to pick the segment) | |
 //! | integer (I-BERT style) | i-exp 4, i-erf 5, integer sqrt 10, at integer width | shifts and small-integer polys |
+//! | base-2 exp (Softermax) | 5 | floor + fraction + degree-2 Horner (2) + exponent insert |
 //!
 //! Per kind, with T the transcendental part: ReLU 1; MaxPool 1 compare per input element;
 //! GELU T(erf)+3; SiLU T(exp)+6 (add, reciprocal, multiply); softmax: max, subtract, T(exp),
@@ -34,6 +35,8 @@ const RECIPROCAL_OPS: f64 = 4.0;
 const INT_EXP_OPS: f64 = 4.0;
 const INT_ERF_OPS: f64 = 5.0;
 const INT_SQRT_OPS: f64 = 10.0;
+/// Softermax's 2^x: floor, fraction, degree-2 Horner (2), exponent insert.
+const POW2_OPS: f64 = 5.0;
 
 /// Work of one non-linear op, before pricing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +72,19 @@ pub fn work(op: &NonlinearOp) -> NonlinearWork {
                 _ => 0.0,
             };
             (t, INT_SQRT_OPS, 0.0)
+        }
+        // Only softmax has a base-2 form; other kinds are priced as exact.
+        NonlinearImpl::Base2Softmax => {
+            let t = if op.kind == K::Softmax {
+                POW2_OPS
+            } else {
+                match op.kind {
+                    K::Gelu => ERF_OPS,
+                    K::Silu => EXP_OPS,
+                    _ => 0.0,
+                }
+            };
+            (t, RECIPROCAL_OPS, 0.0)
         }
     };
     let has_transcendental = matches!(op.kind, K::Gelu | K::Silu | K::Softmax | K::Other);
@@ -155,6 +171,25 @@ impl VectorUnit {
         let cycles = ((total_ops + reads) / self.lanes).ceil();
         let energy = total_ops * self.op_pj(fmt) + reads * read_pj;
         (cycles, energy)
+    }
+
+    /// Energy per evaluated element of `op` (its row work spread over the row) and the area
+    /// the evaluation needs: the lanes, plus a piecewise-linear form's (slope, intercept)
+    /// register table (`segments × 2 × bits`), which the lanes do not include.
+    pub fn per_evaluation(&self, op: &NonlinearOp) -> Cost {
+        let (_, energy) = self.price(op);
+        let table_bits = match op.implementation {
+            NonlinearImpl::PiecewiseLinear { segments, bits }
+                if work(op).reads_per_element > 0.0 =>
+            {
+                segments as f64 * 2.0 * bits as f64
+            }
+            _ => 0.0,
+        };
+        Cost {
+            energy_pj: energy / op.elements.max(1) as f64,
+            area_um2: self.area_um2 + self.tech.register(table_bits).area_um2,
+        }
     }
 
     /// The per-element cost of the cheapest op, exposed for tests.

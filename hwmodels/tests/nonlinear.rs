@@ -24,6 +24,8 @@ fn op_counts_per_implementation() {
         (K::Softmax, I::Polynomial { degree: 3 }, 7.0, 0.0, 3.0),
         (K::Softmax, I::PiecewiseLinear { segments: 16, bits: 8 }, 6.0, 1.0, 2.0),
         (K::Softmax, I::Integer { bits: 8 }, 8.0, 0.0, 10.0),
+        (K::Softmax, I::Base2Softmax, 9.0, 0.0, 4.0),
+        (K::Gelu, I::Base2Softmax, 15.0, 0.0, 0.0),
         (K::Gelu, I::Exact, 15.0, 0.0, 0.0),
         (K::Gelu, I::Polynomial { degree: 2 }, 5.0, 0.0, 0.0),
         (K::LayerNorm, I::Exact, 6.0, 0.0, 6.0),
@@ -49,6 +51,7 @@ fn cheaper_implementations_cost_less_on_every_model() {
         let exact = price(I::Exact);
         let poly = price(I::Polynomial { degree: 3 });
         let int = price(I::Integer { bits: 8 });
+        let base2 = price(I::Base2Softmax);
         assert!(
             exact.energy_pj > 0.0 && exact.latency_s > 0.0,
             "{}",
@@ -60,6 +63,52 @@ fn cheaper_implementations_cost_less_on_every_model() {
         } else {
             assert!(poly.energy_pj < exact.energy_pj, "{}", model.id());
             assert!(int.energy_pj < exact.energy_pj, "{}", model.id());
+            assert!(base2.energy_pj < exact.energy_pj, "{}", model.id());
         }
     }
+}
+
+/// Per evaluated element: exact GELU (erf) costs more energy than I-BERT's integer i-GELU, a
+/// 16-segment table, or a degree-3 Horner polynomial; a table's area grows with its segments.
+#[test]
+fn per_evaluation_cost_per_implementation() {
+    use NonlinearImpl as I;
+    let tech = compbench_hwmodels::tech::Tech::reference();
+    let unit = compbench_hwmodels::vector::VectorUnit::new(&tech, 16);
+    let gelu = |imp| unit.per_evaluation(&op(NonlinearKind::Gelu, imp));
+    let exact = gelu(I::Exact);
+    for imp in [
+        I::Integer { bits: 16 },
+        I::PiecewiseLinear {
+            segments: 16,
+            bits: 16,
+        },
+        I::Polynomial { degree: 3 },
+    ] {
+        assert!(gelu(imp).energy_pj < exact.energy_pj, "{imp:?}");
+    }
+    let (t16, t32) = (
+        gelu(I::PiecewiseLinear {
+            segments: 16,
+            bits: 16,
+        }),
+        gelu(I::PiecewiseLinear {
+            segments: 32,
+            bits: 16,
+        }),
+    );
+    assert!(t32.area_um2 > t16.area_um2 && t16.area_um2 > exact.area_um2);
+    // Integer i-GELU at 16 bits: 5 + 3 ops per element at the int16 FMA energy.
+    let int_op = tech
+        .op(compbench_hwmodels::tech::ArithOp::IntMult(16))
+        .energy_pj
+        + tech
+            .op(compbench_hwmodels::tech::ArithOp::IntAdd(32))
+            .energy_pj;
+    let e = gelu(I::Integer { bits: 16 }).energy_pj;
+    assert!(
+        (e - 8.0 * int_op).abs() < 1e-9 * e,
+        "{e} vs {}",
+        8.0 * int_op
+    );
 }

@@ -305,6 +305,9 @@ pub enum NonlinearImpl {
     PiecewiseLinear { segments: u16, bits: u8 },
     /// Integer-only arithmetic (I-BERT style) at the given width.
     Integer { bits: u8 },
+    /// Base-2 softmax (Softermax): 2^x as an exponent shift plus a small polynomial for the
+    /// fraction, then one reciprocal per row.
+    Base2Softmax,
 }
 
 /// Ciphertext operation counts of a layer under homomorphic encryption.

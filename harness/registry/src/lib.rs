@@ -30,6 +30,7 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_block_prune::all().iter().copied())
             // External-process methods: manifests in $COMPBENCH_PLUGINS or ./plugins.
             .chain(compbench_external::discover())
+            .chain(compbench_nonlinear::all().iter().copied())
             .collect()
     })
 }
