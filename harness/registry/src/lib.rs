@@ -24,6 +24,7 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_scalar_quant::all().iter().copied())
             .chain(compbench_lutboost::all().iter().copied())
             .chain(compbench_magnitude_prune::all().iter().copied())
+            .chain(compbench_he::all().iter().copied())
             .collect()
     })
 }
