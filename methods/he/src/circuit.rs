@@ -126,7 +126,13 @@ impl IntMlp {
         self.w2
             .chunks_exact(self.widths.hidden)
             .zip(&self.b2)
-            .map(|(row, &b)| row.iter().zip(&h).map(|(&w, x)| w as i128 * x).sum::<i128>() + b as i128)
+            .map(|(row, &b)| {
+                row.iter()
+                    .zip(&h)
+                    .map(|(&w, x)| w as i128 * x)
+                    .sum::<i128>()
+                    + b as i128
+            })
             .collect()
     }
 
@@ -141,10 +147,9 @@ impl IntMlp {
             .chunks_exact(k)
             .zip(&self.b1)
             .map(|(row, &b)| {
-                let a = row
-                    .iter()
-                    .zip(q)
-                    .fold(red(b as i128), |s, (&w, &x)| red(s + red(w as i128) * x as i128));
+                let a = row.iter().zip(q).fold(red(b as i128), |s, (&w, &x)| {
+                    red(s + red(w as i128) * x as i128)
+                });
                 red(a * a)
             })
             .collect();
@@ -254,7 +259,9 @@ mod tests {
         let w1 = w(widths.inputs * widths.hidden);
         let w2 = w(widths.hidden * widths.classes);
         let b1 = (0..widths.hidden).map(|j| j as i64 * 37 - 2000).collect();
-        let b2 = (0..widths.classes).map(|c| c as i64 * 1_000_003 - 5_000_000).collect();
+        let b2 = (0..widths.classes)
+            .map(|c| c as i64 * 1_000_003 - 5_000_000)
+            .collect();
         IntMlp {
             widths,
             input: InputQuant {

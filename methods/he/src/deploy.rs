@@ -35,7 +35,11 @@ impl NonlinearKernel for SquareKernel {
 }
 
 /// The float HE-ready network.
-pub fn float_model(name: String, weights: [(Vec<f32>, Vec<f32>); 2], dims: [usize; 3]) -> DeployedModel {
+pub fn float_model(
+    name: String,
+    weights: [(Vec<f32>, Vec<f32>); 2],
+    dims: [usize; 3],
+) -> DeployedModel {
     let [(w1, b1), (w2, b2)] = weights;
     let [k, m, c] = dims;
     DeployedModel {
@@ -44,9 +48,15 @@ pub fn float_model(name: String, weights: [(Vec<f32>, Vec<f32>); 2], dims: [usiz
         classes: c,
         nodes: vec![
             Node::Flatten,
-            Node::Gemm(GemmNode::new("fc1", Box::new(DenseGemm::new(k, m, w1, Some(b1))))),
+            Node::Gemm(GemmNode::new(
+                "fc1",
+                Box::new(DenseGemm::new(k, m, w1, Some(b1))),
+            )),
             Node::Nonlinear(NonlinearNode::new("fc1.square", Box::new(SquareKernel))),
-            Node::Gemm(GemmNode::new("fc2", Box::new(DenseGemm::new(m, c, w2, Some(b2))))),
+            Node::Gemm(GemmNode::new(
+                "fc2",
+                Box::new(DenseGemm::new(m, c, w2, Some(b2))),
+            )),
         ],
     }
 }
@@ -68,7 +78,12 @@ pub fn he_cost(ops: &OpStats, degree: usize, log_q: u32, images_per_unit: u64) -
 }
 
 fn int_gemm(m: u64, k: usize, n: usize, net: &IntMlp, he: &Option<HeCost>) -> Gemm {
-    let mut g = Gemm::dense(m, k as u64, n as u64, NumFormat::Int(net.widths.weight_bits as u8));
+    let mut g = Gemm::dense(
+        m,
+        k as u64,
+        n as u64,
+        NumFormat::Int(net.widths.weight_bits as u8),
+    );
     g.out = NumFormat::Int(64);
     g.he = he.clone();
     g
@@ -176,7 +191,10 @@ pub fn integer_model(name: String, net: Arc<IntMlp>, he: [Option<HeCost>; 2]) ->
                     he: he1,
                 }),
             )),
-            Node::Gemm(GemmNode::new("fc2", Box::new(IntSquareFc2 { net, he: he2 }))),
+            Node::Gemm(GemmNode::new(
+                "fc2",
+                Box::new(IntSquareFc2 { net, he: he2 }),
+            )),
         ],
     }
 }

@@ -41,9 +41,21 @@ const PARAMS: &[ParamSpec] = &[
          slot (CryptoNets)",
     ),
     ParamSpec::int("hidden", 128, 8, 1024, "hidden width (a power of two)"),
-    ParamSpec::int("weight_bits", 4, 2, 8, "signed weight bits (symmetric grid)"),
+    ParamSpec::int(
+        "weight_bits",
+        4,
+        2,
+        8,
+        "signed weight bits (symmetric grid)",
+    ),
     ParamSpec::int("input_bits", 4, 1, 8, "unsigned input bits"),
-    ParamSpec::int("float_epochs", 10, 1, 100, "float training epochs (1 with --quick)"),
+    ParamSpec::int(
+        "float_epochs",
+        10,
+        1,
+        100,
+        "float training epochs (1 with --quick)",
+    ),
     ParamSpec::int(
         "qat_epochs",
         4,
@@ -118,7 +130,10 @@ fn plan(params: &Params, classes: usize) -> Plan {
 fn check_plan(p: &Plan) -> Result<(), ParamError> {
     let w = &p.widths;
     if !w.hidden.is_power_of_two() {
-        return Err(constraint("hidden", format!("{} is not a power of two", w.hidden)));
+        return Err(constraint(
+            "hidden",
+            format!("{} is not a power of two", w.hidden),
+        ));
     }
     if w.worst_hidden() >= 1 << 24 {
         return Err(constraint(
@@ -144,7 +159,9 @@ fn check_he(p: &Plan) -> Result<(), ParamError> {
     let Some(max_q) = max_log_q_128(n) else {
         return Err(constraint(
             "poly_degree",
-            format!("{n} is not a ring degree of the HE standard's table (1024 … 32768, powers of two)"),
+            format!(
+                "{n} is not a ring degree of the HE standard's table (1024 … 32768, powers of two)"
+            ),
         ));
     };
     if he.log_q > max_q {
@@ -161,7 +178,10 @@ fn check_he(p: &Plan) -> Result<(), ParamError> {
     if moduli_sizes(he.log_q).iter().any(|&b| b < min_modulus) {
         return Err(constraint(
             "log_q",
-            format!("{} bits cannot hold one NTT-friendly modulus (≥ {min_modulus} bits) at N = {n}", he.log_q),
+            format!(
+                "{} bits cannot hold one NTT-friendly modulus (≥ {min_modulus} bits) at N = {n}",
+                he.log_q
+            ),
         ));
     }
     let Some(t) = he.t() else {
@@ -244,7 +264,13 @@ impl Method for He {
             }
         };
         let device = ctx.device;
-        let init = HeMlp::new(w.inputs, w.hidden, w.classes, device, derive(ctx.seed, &["init"]));
+        let init = HeMlp::new(
+            w.inputs,
+            w.hidden,
+            w.classes,
+            device,
+            derive(ctx.seed, &["init"]),
+        );
         let cfg = ctx.train.clone().with_epochs(epochs("float_epochs"));
         let (float_net, log) = fit_with_loss(
             init,
@@ -275,7 +301,11 @@ impl Method for He {
         // 2. Quantization-aware training on the client's input grid, then the integer twin.
         let (lo, hi) = input_range(&ctx.data.train);
         let input = InputQuant::from_range(lo, hi, w.input_bits);
-        let qat_epochs = if params.int("qat_epochs") == 0 { 0 } else { epochs("qat_epochs") };
+        let qat_epochs = if params.int("qat_epochs") == 0 {
+            0
+        } else {
+            epochs("qat_epochs")
+        };
         let qat_net = if qat_epochs > 0 {
             let train = dequantized(&ctx.data.train, &input);
             let mut cfg = ctx.train.clone().with_epochs(qat_epochs);
@@ -306,7 +336,10 @@ impl Method for He {
         metrics.insert("worst_logit_bits".into(), (w.worst_logit() as f64).log2());
         metrics.insert("logit_scale".into(), net.logit_scale);
 
-        let int_name = format!("mlp-{}-x2-w{}a{}/he-{}", w.hidden, w.weight_bits, w.input_bits, p.layout);
+        let int_name = format!(
+            "mlp-{}-x2-w{}a{}/he-{}",
+            w.hidden, w.weight_bits, w.input_bits, p.layout
+        );
         let int_plain = integer_model(int_name.clone(), net.clone(), [None, None]);
         let int_acc = int_plain.accuracy(&ctx.data.test);
         metrics.insert("int_accuracy".into(), int_acc);
@@ -320,7 +353,9 @@ impl Method for He {
         }
 
         // 3. Encrypted inference.
-        let t = p.he.t().ok_or_else(|| MethodError::Failed("no plaintext prime".into()))?;
+        let t =
+            p.he.t()
+                .ok_or_else(|| MethodError::Failed("no plaintext prime".into()))?;
         if 2 * bound + 1 > t as u128 {
             return Err(MethodError::Failed(format!(
                 "trained logits reach {bound}; t = {t} would wrap"
@@ -335,7 +370,14 @@ impl Method for He {
             t,
         };
         metrics.insert("poly_degree".into(), p.he.degree as f64);
-        metrics.insert("log_q".into(), par.moduli().iter().map(|&q| (q as f64).log2()).sum::<f64>().round());
+        metrics.insert(
+            "log_q".into(),
+            par.moduli()
+                .iter()
+                .map(|&q| (q as f64).log2())
+                .sum::<f64>()
+                .round(),
+        );
         metrics.insert("plain_modulus_bits".into(), (t as f64).log2());
         metrics.insert(
             "security_bits".into(),
@@ -343,7 +385,11 @@ impl Method for He {
         );
         let seed = derive(ctx.seed, &["keys"]);
         let (run, he) = if p.layout == "per-image" {
-            let n = if requested == 0 { PER_IMAGE_DEFAULT_IMAGES } else { requested };
+            let n = if requested == 0 {
+                PER_IMAGE_DEFAULT_IMAGES
+            } else {
+                requested
+            };
             let images = test.head(if ctx.quick { n.min(20) } else { n });
             let layout = PerImageLayout::new(p.he.degree, w.inputs, w.hidden, w.classes)
                 .map_err(MethodError::Failed)?;
@@ -353,8 +399,16 @@ impl Method for He {
             );
             run_per_image(&par, &net, &images, seed, ctx.log)?
         } else {
-            let images = if requested == 0 { test.clone() } else { test.head(requested) };
-            let images = if ctx.quick { images.head(p.he.degree) } else { images };
+            let images = if requested == 0 {
+                test.clone()
+            } else {
+                test.head(requested)
+            };
+            let images = if ctx.quick {
+                images.head(p.he.degree)
+            } else {
+                images
+            };
             metrics.insert(
                 "predicted_noise_budget_bits".into(),
                 noise.batch_budget(w.weight_qmax(), w.inputs, w.hidden),
@@ -578,7 +632,9 @@ pub fn run_batch(
     let mut first = 0;
     while first < images.len() {
         let end = (first + slots).min(images.len());
-        let qs: Vec<Vec<i64>> = (first..end).map(|i| net.quantize(images.image(i))).collect();
+        let qs: Vec<Vec<i64>> = (first..end)
+            .map(|i| net.quantize(images.image(i)))
+            .collect();
         let t = Instant::now();
         let xs: Vec<_> = batch::pack(&qs, w.inputs)
             .iter()

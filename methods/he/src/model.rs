@@ -34,7 +34,10 @@ pub struct HeMlp {
 pub enum Forward {
     Float,
     /// Fake-quantized to `widths`, inputs already dequantized with input step `in_scale`.
-    Qat { widths: Widths, in_scale: f32 },
+    Qat {
+        widths: Widths,
+        in_scale: f32,
+    },
 }
 
 fn ste<const D: usize>(x: Tensor<D>, q: Tensor<D>) -> Tensor<D> {
@@ -43,7 +46,13 @@ fn ste<const D: usize>(x: Tensor<D>, q: Tensor<D>) -> Tensor<D> {
 
 /// Per-tensor symmetric fake quantization: `(Ŵ, s_w as [1, 1])`.
 fn fake_weight(w: Tensor<2>, qmax: f32) -> (Tensor<2>, Tensor<2>) {
-    let s = w.clone().abs().max().reshape([1, 1]).detach().div_scalar(qmax);
+    let s = w
+        .clone()
+        .abs()
+        .max()
+        .reshape([1, 1])
+        .detach()
+        .div_scalar(qmax);
     let s = s.clone().mask_fill(s.equal_elem(0.0), 1.0);
     let q = (w.clone() / s.clone()).round().clamp(-qmax, qmax) * s.clone();
     (ste(w, q), s)
@@ -91,10 +100,20 @@ impl HeMlp {
 
     /// `(weights K×N row-major, bias)` of FC1 and FC2.
     pub fn weights(&self) -> [(Vec<f32>, Vec<f32>); 2] {
-        let v = |d: TensorData| d.convert::<f32>().try_into_vec::<f32>().expect("f32 parameter");
+        let v = |d: TensorData| {
+            d.convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 parameter")
+        };
         [
-            (v(self.fc1.weight.val().into_data()), v(self.fc1.bias.val().into_data())),
-            (v(self.fc2.weight.val().into_data()), v(self.fc2.bias.val().into_data())),
+            (
+                v(self.fc1.weight.val().into_data()),
+                v(self.fc1.bias.val().into_data()),
+            ),
+            (
+                v(self.fc2.weight.val().into_data()),
+                v(self.fc2.bias.val().into_data()),
+            ),
         ]
     }
 
@@ -141,7 +160,11 @@ impl HeMlp {
         let bmax2 = bias2_clamp(&widths) as f64;
         let b2_int: Vec<i64> = b2
             .iter()
-            .map(|&b| (b / c2).round_ties_even().clamp(-bmax2 as f32, bmax2 as f32) as i64)
+            .map(|&b| {
+                (b / c2)
+                    .round_ties_even()
+                    .clamp(-bmax2 as f32, bmax2 as f32) as i64
+            })
             .collect();
         IntMlp {
             widths,

@@ -317,7 +317,10 @@ mod tests {
     #[test]
     fn plain_rotations_follow_the_row_semantics() {
         let v: Vec<i64> = (0..8).collect();
-        assert_eq!(crate::slots::rotate_rows_left(&v, 1), vec![1, 2, 3, 0, 5, 6, 7, 4]);
+        assert_eq!(
+            crate::slots::rotate_rows_left(&v, 1),
+            vec![1, 2, 3, 0, 5, 6, 7, 4]
+        );
         let s = PlainSlots::new(8, 97);
         let c = s.encrypt(&v).unwrap();
         assert_eq!(
@@ -330,7 +333,12 @@ mod tests {
     /// and at small shapes where groups, diagonals and baby/giant steps differ.
     #[test]
     fn diagonal_method_equals_plain_matvec() {
-        for (n, k, m, c) in [(8192, 784, 128, 10), (64, 20, 8, 3), (256, 100, 16, 4), (128, 64, 4, 2)] {
+        for (n, k, m, c) in [
+            (8192, 784, 128, 10),
+            (64, 20, 8, 3),
+            (256, 100, 16, 4),
+            (128, 64, 4, 2),
+        ] {
             let widths = Widths {
                 inputs: k,
                 hidden: m,

@@ -165,8 +165,7 @@ impl Slots for PlainSlots {
     fn decrypt(&self, c: &Vec<u64>) -> SlotResult<Vec<i64>> {
         self.note(|s| s.decryptions += 1);
         let t = self.t as i128;
-        Ok(c
-            .iter()
+        Ok(c.iter()
             .map(|&x| crate::circuit::center(x as i128, t) as i64)
             .collect())
     }

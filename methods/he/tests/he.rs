@@ -15,10 +15,10 @@ use compbench_he::encrypted::FheSlots;
 use compbench_he::model::{Forward, HeMlp, dequantized, input_range};
 use compbench_he::per_image::{PerImageLayout, PerImageModel};
 use compbench_he::slots::{PlainSlots, Slots};
+use compbench_nn::Method;
 use compbench_nn::data::Synthetic;
 use compbench_nn::models::ModelConfig;
 use compbench_nn::train::{TrainConfig, cross_entropy, fit_with_loss};
-use compbench_nn::Method;
 
 const REAL: HeParams = HeParams {
     degree: 8192,
@@ -114,11 +114,17 @@ fn integer_circuit_equals_the_trained_models_integer_forward_pass() {
     let net = net.valid();
     let int = net.to_integer(widths, input);
     assert!(int.w1.iter().all(|w| w.abs() <= 7) && int.w2.iter().all(|w| w.abs() <= 7));
-    assert!(int.w1.iter().any(|&w| w == 7 || w == -7), "the grid's end is used");
+    assert!(
+        int.w1.iter().any(|&w| w == 7 || w == -7),
+        "the grid's end is used"
+    );
 
     let test = dequantized(&splits.test, &input);
     let n = test.len();
-    let x = Tensor::<4>::from_data(TensorData::new(test.images.clone(), [n, 1, 28, 28]), &device);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(test.images.clone(), [n, 1, 28, 28]),
+        &device,
+    );
     let float_logits: Vec<f32> = net
         .forward(x, mode)
         .into_data()
@@ -133,7 +139,10 @@ fn integer_circuit_equals_the_trained_models_integer_forward_pass() {
         let fl = &float_logits[i * 10..(i + 1) * 10];
         let mag = scaled.iter().fold(1e-6f64, |a, v| a.max(v.abs()));
         for (a, b) in scaled.iter().zip(fl) {
-            assert!((a - *b as f64).abs() <= 1e-3 * mag, "image {i}: {scaled:?} vs {fl:?}");
+            assert!(
+                (a - *b as f64).abs() <= 1e-3 * mag,
+                "image {i}: {scaled:?} vs {fl:?}"
+            );
         }
         let mut sorted = scaled.clone();
         sorted.sort_by(|a, b| b.total_cmp(a));
@@ -197,7 +206,10 @@ fn per_image_encrypted_equals_plaintext_circuit_with_noise_margin() {
         assert_eq!(got, want);
         let budget = fhe.noise_budget(&out).unwrap();
         assert!(budget >= 10.0, "noise budget {budget} bits");
-        assert!(budget >= predicted, "measured {budget} < predicted {predicted}");
+        assert!(
+            budget >= predicted,
+            "measured {budget} < predicted {predicted}"
+        );
     }
     let [f1, sq, f2] = layout.op_counts();
     let used = fhe.stats();
@@ -266,12 +278,16 @@ fn batch_encrypted_equals_plaintext_circuit_with_noise_margin() {
     .batch_budget(7, 40, 16);
     for c in &outs {
         let b = fhe.noise_budget(c).unwrap();
-        assert!(b >= 10.0 && b >= predicted, "budget {b}, predicted {predicted}");
+        assert!(
+            b >= 10.0 && b >= predicted,
+            "budget {b}, predicted {predicted}"
+        );
     }
 }
 
 fn params(kv: &[(&str, Value)]) -> Params {
-    let given: BTreeMap<String, Value> = kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let given: BTreeMap<String, Value> =
+        kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     Params::resolve(HE.params(), &given).unwrap()
 }
 
