@@ -311,14 +311,40 @@ pub enum NonlinearImpl {
 }
 
 /// Ciphertext operation counts of a layer under homomorphic encryption.
+///
+/// The counts cover one *unit* of `images_per_unit` images (1 when each image has its own
+/// ciphertexts, N when one image sits in each SIMD slot), so a layer on `m` images runs
+/// `ceil(m / images_per_unit)` units and batching never changes the counts themselves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct HeCost {
     pub poly_degree: u32,
+    /// Ciphertext × SIMD-encoded plaintext vector.
     pub ct_pt_mul: u64,
     pub ct_ct_mul: u64,
     pub relinearizations: u64,
     pub rotations: u64,
+    /// Ciphertext + ciphertext or plaintext.
     pub additions: u64,
+    /// Ciphertext × integer constant (CryptoNets-style dot products; much cheaper than
+    /// `ct_pt_mul` as no plaintext vector is encoded).
+    #[serde(default)]
+    pub ct_scalar_mul: u64,
+    /// Key switches: one per rotation and per relinearization.
+    #[serde(default)]
+    pub key_switches: u64,
+    /// Images the counts cover (0 is read as 1).
+    #[serde(default)]
+    pub images_per_unit: u64,
+    /// Bits of the ciphertext modulus q (every op's cost scales with its RNS limbs).
+    #[serde(default)]
+    pub log_q: u32,
+}
+
+impl HeCost {
+    /// Units (ciphertext groups) that `images` images need.
+    pub fn units(&self, images: u64) -> u64 {
+        images.div_ceil(self.images_per_unit.max(1))
+    }
 }
 
 impl Layer {

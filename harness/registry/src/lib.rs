@@ -28,9 +28,10 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_lutboost::all().iter().copied())
             .chain(compbench_magnitude_prune::all().iter().copied())
             .chain(compbench_block_prune::all().iter().copied())
+            .chain(compbench_nonlinear::all().iter().copied())
+            .chain(compbench_he::all().iter().copied())
             // External-process methods: manifests in $COMPBENCH_PLUGINS or ./plugins.
             .chain(compbench_external::discover())
-            .chain(compbench_nonlinear::all().iter().copied())
             .collect()
     })
 }
