@@ -38,7 +38,13 @@ pub use lut::{LUT, LutDesign, equal_throughput_systolic, lut_params_for};
 pub use systolic::{SYSTOLIC, SystolicDesign};
 
 /// Every hardware model, in listing order: one line per model.
-static ALL: &[&dyn HwModel] = &[&SYSTOLIC, &LUT, &BLOCK_SPARSE, &GPU_ROOFLINE];
+static ALL: &[&dyn HwModel] = &[
+    // One line per hardware model:
+    &SYSTOLIC,
+    &LUT,
+    &BLOCK_SPARSE,
+    &GPU_ROOFLINE,
+];
 
 /// Every hardware model, in listing order.
 pub fn all() -> &'static [&'static dyn HwModel] {

@@ -163,7 +163,7 @@ fn a_method_and_a_hwmodel_added_the_documented_way_list_validate_and_run() {
     );
     insert_after(
         &ws.join("hwmodels/src/lib.rs"),
-        "static ALL: &[&dyn HwModel] = &[",
+        "// One line per hardware model:",
         "    &throwaway::THROWAWAY_HW,",
     );
 
