@@ -5,6 +5,7 @@
 //! 2 (invalid input: a bad suite, flag or argument).
 
 mod cmd;
+mod interrupt;
 mod progress;
 mod ui;
 

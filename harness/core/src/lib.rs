@@ -18,7 +18,7 @@ pub mod seed;
 pub use data::{DataError, Dataset, ImageSplit, Splits};
 pub use hw::{Breakdown, HwDesign, HwModel, HwReport};
 pub use ir::{
-    BlockSparsity, Gemm, HeCost, Layer, NonlinearImpl, NonlinearKind, NonlinearOp, NumFormat, Op,
-    VqMetric, VqSpec, Workload,
+    BlockSparsity, Gemm, HeCost, IrOverflow, Layer, NonlinearImpl, NonlinearKind, NonlinearOp,
+    NumFormat, Op, VqMetric, VqSpec, Workload,
 };
 pub use params::{ParamError, ParamKind, ParamSpec, Params, Value};
