@@ -8,6 +8,7 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
 
 mod cmd;
+mod interrupt;
 mod progress;
 mod ui;
 

@@ -267,3 +267,213 @@ fn list_and_reproduce_list_work() {
         text(&out.stderr)
     );
 }
+
+/// Send SIGINT to a spawned binary (what Ctrl-C in a terminal does).
+#[cfg(unix)]
+fn sigint(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -INT failed");
+}
+
+#[cfg(unix)]
+fn wait_for_records(out: &Path, n: usize, child: &mut std::process::Child) {
+    let t0 = Instant::now();
+    while journal_records(out).len() < n {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be interrupted"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Every journal line is a whole record (nothing torn).
+fn journal_is_valid(dir: &Path) -> usize {
+    let text = std::fs::read_to_string(dir.join("experiments.jsonl")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    for l in &lines {
+        serde_json::from_str::<serde_json::Value>(l).expect("a whole journal line");
+    }
+    lines.len()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_cleanly_writes_the_table_and_resumes() {
+    let sb = Sandbox::new();
+    let n = 8;
+    let suite = sb.write("int.yaml", &suite_text("int", n, 3));
+    let out = sb.path().join("out");
+    let args = [
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ];
+    let mut child = sb
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_records(&out, 1, &mut child);
+    sigint(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let done = journal_is_valid(&out);
+    assert!((1..n).contains(&done), "{done} of {n} journaled: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "interrupted: {done} of {n} done; run the same command to resume"
+        )),
+        "{stderr}"
+    );
+    // The table of what finished is written.
+    assert_eq!(csv_rows(&out).len(), done);
+
+    // The same command resumes and completes the rest.
+    let again = sb.run(&args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains(&format!("{done} cached, {} ran", n - done)),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(journal_is_valid(&out), n);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_exits_at_once_with_a_valid_journal() {
+    let sb = Sandbox::new();
+    let n = 8;
+    let suite = sb.write("int2.yaml", &suite_text("int2", n, 3));
+    let out = sb.path().join("out");
+    let args = [
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ];
+    let mut child = sb
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_records(&out, 1, &mut child);
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(50));
+    sigint(&child);
+    let t0 = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "it did not exit at once"
+    );
+    let done = journal_is_valid(&out);
+    assert!(done < n);
+    let again = sb.run(&args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(journal_is_valid(&out), n);
+}
+
+#[test]
+fn a_torn_journal_line_is_reported_once_and_compacted() {
+    let sb = Sandbox::new();
+    let suite = sb.write("torn.yaml", &suite_text("torn", 2, 1));
+    let out = sb.path().join("out");
+    let args = [
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert!(sb.run(&args).status.success());
+    // Keep the first record and tear the second, as a kill mid-write would.
+    let path = out.join("experiments.jsonl");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert_eq!(lines.len(), 2);
+    std::fs::write(&path, format!("{}\n{}", lines[0], &lines[1][..20])).unwrap();
+
+    let second = sb.run(&args);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.contains("dropped 1 torn journal line(s)") && stderr.contains("1 experiment(s) ran"),
+        "{stderr}"
+    );
+    assert_eq!(journal_is_valid(&out), 2, "compacted: two whole records");
+    let third = sb.run(&args);
+    assert!(third.status.success());
+    assert!(
+        !text(&third.stderr).contains("torn journal line"),
+        "{}",
+        text(&third.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_results_directory_says_cannot_create() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let suite = sb.write("ro.yaml", &suite_text("ro", 1, 1));
+    let ro = sb.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(ro.join("probe"), b"x").is_ok() {
+        eprintln!("skipped: this user (root?) can write into a read-only directory");
+        return;
+    }
+    let out = ro.join("run");
+    let r = sb.run(&[
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot create {}", out.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".lock"), "{stderr}");
+}
+
+#[test]
+fn hw_eval_refuses_a_gemm_whose_size_overflows() {
+    let sb = Sandbox::new();
+    let r = sb.run(&[
+        "hw",
+        "eval",
+        "--model",
+        "systolic",
+        "--gemm",
+        "99999999999,99999999,9999999",
+    ]);
+    let stderr = text(&r.stderr);
+    assert!(!r.status.success(), "{}", text(&r.stdout));
+    assert!(
+        stderr.contains("--gemm `99999999999,99999999,9999999`: too large")
+            && stderr.contains("M·K·N = 99999999999 × 99999999 × 9999999 overflows 64 bits"),
+        "{stderr}"
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "no numbers are printed: {}",
+        text(&r.stdout)
+    );
+}

@@ -209,14 +209,51 @@ impl Gemm {
     }
 
     /// Multiply-accumulates of the dense op (before sparsity or VQ).
+    ///
+    /// Panics when M·K·N overflows u64 instead of wrapping to a wrong number: inputs from
+    /// users go through [`Gemm::check`] first, which reports the overflow as an error.
     pub fn macs(&self) -> u64 {
-        self.m * self.k * self.n
+        self.checked_macs().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Gemm::macs`], or the overflow as an error.
+    pub fn checked_macs(&self) -> Result<u64, IrOverflow> {
+        checked_product(&[self.m, self.k, self.n], "M·K·N")
+    }
+
+    /// Every size a cost model derives from the shape fits u64: M·K·N multiply-accumulates,
+    /// and each operand (M·K, K·N, M·N elements) in bits at up to 64 bits per element.
+    pub fn check(&self) -> Result<(), IrOverflow> {
+        self.checked_macs()?;
+        checked_product(&[self.m, self.k, 64], "M·K bits")?;
+        checked_product(&[self.k, self.n, 64], "K·N bits")?;
+        checked_product(&[self.m, self.n, 64], "M·N bits")?;
+        Ok(())
     }
 
     /// Fraction of weight blocks that are kept (1.0 when dense).
     pub fn density(&self) -> f64 {
         self.sparsity.as_ref().map_or(1.0, |s| s.density)
     }
+}
+
+/// A size derived from a GEMM's shape does not fit 64 bits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} = {} overflows 64 bits (at most {} fit)", .factors.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(" × "), u64::MAX)]
+pub struct IrOverflow {
+    /// What was being computed, e.g. `M·K·N`.
+    pub what: &'static str,
+    pub factors: Vec<u64>,
+}
+
+fn checked_product(factors: &[u64], what: &'static str) -> Result<u64, IrOverflow> {
+    factors
+        .iter()
+        .try_fold(1u64, |acc, &f| acc.checked_mul(f))
+        .ok_or_else(|| IrOverflow {
+            what,
+            factors: factors.to_vec(),
+        })
 }
 
 /// Block-structured sparsity over the K×N weight matrix, blocks of `block_k × block_n`.
@@ -398,15 +435,28 @@ impl Workload {
     /// (what batching buys an accelerator: weight and table loads amortize over more rows).
     /// `DeployedModel::workload(b)` equals `workload(1).at_batch(b)` for every zoo model (tested
     /// in compbench-nn), so results priced at any batch come from one stored batch-1 IR.
+    ///
+    /// Panics if a size overflows u64 (see [`Workload::checked_at_batch`]).
     pub fn at_batch(&self, batch: u64) -> Workload {
+        self.checked_at_batch(batch)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Workload::at_batch`], or the first overflowing size as an error.
+    pub fn checked_at_batch(&self, batch: u64) -> Result<Workload, IrOverflow> {
         let mut w = self.clone();
         for l in &mut w.layers {
             match &mut l.op {
-                Op::Gemm(g) => g.m *= batch,
-                Op::Nonlinear(n) => n.elements *= batch,
+                Op::Gemm(g) => {
+                    g.m = checked_product(&[g.m, batch], "M·batch")?;
+                    g.check()?;
+                }
+                Op::Nonlinear(n) => {
+                    n.elements = checked_product(&[n.elements, batch], "elements·batch")?;
+                }
             }
         }
-        w
+        Ok(w)
     }
 
     /// Dense multiply-accumulates over all GEMM layers, repeats included.
@@ -441,6 +491,31 @@ impl Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_that_overflow_u64_are_errors_not_wrapped_numbers() {
+        // 1e11 · 1e8 · 1e7 = 1e26 multiply-accumulates: wrapping gave 4.9e18.
+        let g = Gemm::dense(99_999_999_999, 99_999_999, 9_999_999, NumFormat::INT8);
+        let e = g.checked_macs().unwrap_err();
+        assert_eq!(e.what, "M·K·N");
+        assert!(
+            e.to_string()
+                .starts_with("M·K·N = 99999999999 × 99999999 × 9999999 overflows 64 bits"),
+            "{e}"
+        );
+        assert!(g.check().is_err());
+        // Fits as a MAC count, but one operand's bits do not.
+        let wide = Gemm::dense(1 << 40, 1 << 20, 1, NumFormat::INT8);
+        assert_eq!(wide.checked_macs(), Ok(1 << 60));
+        assert_eq!(wide.check().unwrap_err().what, "M·K bits");
+        let ok = Gemm::dense(256, 512, 512, NumFormat::INT8);
+        assert_eq!(ok.check(), Ok(()));
+        assert_eq!(ok.macs(), 256 * 512 * 512);
+        let mut w = Workload::new("t");
+        w.layers.push(Layer::gemm("a", ok));
+        assert!(w.checked_at_batch(1 << 50).is_err());
+        assert_eq!(w.checked_at_batch(16).unwrap().macs(), 16 * 256 * 512 * 512);
+    }
 
     #[test]
     fn macs_count_repeats_and_skip_nonlinear() {

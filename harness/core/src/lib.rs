@@ -20,7 +20,7 @@ pub mod seed;
 pub use data::{DataError, Dataset, ImageSplit, Splits};
 pub use hw::{Breakdown, HwDesign, HwModel, HwModelEntry, HwReport};
 pub use ir::{
-    BlockSparsity, Codebook, Gemm, HeCost, Layer, NonlinearImpl, NonlinearKind, NonlinearOp,
-    NumFormat, Op, VqMetric, VqSpec, WeightStorage, Workload, ZeroEncoding,
+    BlockSparsity, Codebook, Gemm, HeCost, IrOverflow, Layer, NonlinearImpl, NonlinearKind,
+    NonlinearOp, NumFormat, Op, VqMetric, VqSpec, WeightStorage, Workload, ZeroEncoding,
 };
 pub use params::{ParamError, ParamKind, ParamSpec, Params, Value};

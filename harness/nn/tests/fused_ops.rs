@@ -136,6 +136,11 @@ fn gelu_forward_is_bit_exact() {
                 .map(|x| compbench_nn::deployed::kernels::gelu(*x))
                 .collect();
             assert_bits(&format!("gelu {dims:?} vs deployed"), &ours, &deployed);
+            // The deployed model's GELU node (vectorized erff, in place) gives the same bits.
+            let mut node = v.clone();
+            compbench_nn::deployed::exact_kernel(compbench_core::NonlinearKind::Gelu)
+                .forward(&mut node, dims[0], dims[1]);
+            assert_bits(&format!("gelu {dims:?} deployed node"), &node, &deployed);
         }
     }
     // Rank 3 and 1.

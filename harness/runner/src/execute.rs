@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use compbench_core::seed::derive;
 use compbench_core::{Splits, Workload};
-use compbench_nn::{MethodCtx, ModelConfig, Network, TrainConfig};
+use compbench_nn::{Compressed, MethodCtx, ModelConfig, Network, TrainConfig};
 use compbench_suite::Experiment;
 
 use crate::journal::{Measured, Outcome, finite};
@@ -52,7 +52,7 @@ pub fn baseline_name(e: &Experiment) -> String {
 
 /// `k=v,...` of the parameters that differ from their defaults (all of them when `specs` is
 /// empty), so log lines name what the suite chose, not every knob.
-fn non_default_label(
+pub fn non_default_label(
     params: &compbench_core::Params,
     specs: &[compbench_core::ParamSpec],
 ) -> String {
@@ -169,23 +169,17 @@ pub fn train_baseline(
     }))
 }
 
-/// Apply `e`'s method to its baseline and measure the result.
-pub fn run_experiment(
+/// Apply `e`'s method to its baseline: the compressed model, or why not (panics caught).
+/// `compbench bench models` builds its deployed models through this too.
+pub fn compress(
     e: &Experiment,
     baseline: &Baseline,
     data: &Splits,
     quick: bool,
     obs: &dyn Observer,
-) -> Outcome {
+) -> Result<Compressed, String> {
     let name = experiment_name(e);
-    let method = match compbench_registry::method(&e.method.id) {
-        Ok(m) => m,
-        Err(err) => {
-            return Outcome::Failed {
-                error: err.to_string(),
-            };
-        }
-    };
+    let method = compbench_registry::method(&e.method.id).map_err(|err| err.to_string())?;
     let log = |m: &str| {
         obs.event(&Event::Log {
             scope: &name,
@@ -203,19 +197,29 @@ pub fn run_experiment(
         quick,
         log: &log,
     };
+    match catch_unwind(AssertUnwindSafe(|| method.apply(&ctx, &e.method.params))) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(err)) => Err(format!("method `{}` failed: {err}", e.method.label)),
+        Err(p) => Err(format!(
+            "method `{}` panicked: {}",
+            e.method.label,
+            panic_message(p)
+        )),
+    }
+}
+
+/// Apply `e`'s method to its baseline and measure the result.
+pub fn run_experiment(
+    e: &Experiment,
+    baseline: &Baseline,
+    data: &Splits,
+    quick: bool,
+    obs: &dyn Observer,
+) -> Outcome {
     let t0 = Instant::now();
-    let compressed = match catch_unwind(AssertUnwindSafe(|| method.apply(&ctx, &e.method.params))) {
-        Ok(Ok(c)) => c,
-        Ok(Err(err)) => {
-            return Outcome::Failed {
-                error: format!("method `{}` failed: {err}", e.method.label),
-            };
-        }
-        Err(p) => {
-            return Outcome::Failed {
-                error: format!("method `{}` panicked: {}", e.method.label, panic_message(p)),
-            };
-        }
+    let compressed = match compress(e, baseline, data, quick, obs) {
+        Ok(c) => c,
+        Err(error) => return Outcome::Failed { error },
     };
     let train_s = t0.elapsed().as_secs_f64();
     let measured = catch_unwind(AssertUnwindSafe(|| {

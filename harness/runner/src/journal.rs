@@ -86,6 +86,21 @@ pub fn read(dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
     Ok((records, skipped))
 }
 
+/// Rewrite the journal with only its readable records (atomically: a temporary file renamed
+/// over it), dropping torn lines. Call it while holding the run lock.
+pub fn compact(dir: &Path) -> std::io::Result<()> {
+    let (records, skipped) = read(dir)?;
+    if skipped == 0 {
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    for r in &records {
+        serde_json::to_writer(&mut bytes, r).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    crate::table::write_bytes_atomic(&dir.join(JOURNAL_FILE), &bytes)
+}
+
 /// Appends records, one flushed line each. Shared by the worker threads.
 pub struct Journal {
     path: PathBuf,

@@ -21,6 +21,7 @@
 
 pub mod env;
 pub mod execute;
+pub mod interrupt;
 pub mod journal;
 pub mod lock;
 pub mod plan;
@@ -91,11 +92,14 @@ pub struct RunSummary {
     pub cached: usize,
     /// Of which ran now (successfully or not).
     pub ran: usize,
+    /// Of which were not started because a stop was requested ([`interrupt`]).
+    pub not_run: usize,
     pub failures: Vec<Failure>,
     /// Rows in rows.parquet.
     pub rows: usize,
     pub wall_s: f64,
-    /// Torn journal lines skipped (a previous run was killed mid-write).
+    /// Torn journal lines skipped (a previous run was killed mid-write). The journal is
+    /// rewritten without them at the end of the run, so the next run does not see them again.
     pub skipped_lines: usize,
 }
 
@@ -262,6 +266,9 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
     let mut fresh: HashMap<String, Record> = HashMap::new();
     let mut append_errors: Vec<String> = Vec::new();
     let run_one = |i: usize, p: &Planned, baseline: &Result<Arc<Baseline>, String>| {
+        if interrupt::requested() {
+            return None;
+        }
         let e = &p.experiment;
         let name = execute::experiment_name(e);
         obs.event(&Event::ExperimentStarted { name: &name });
@@ -303,12 +310,15 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
             error,
             seconds: t0.elapsed().as_secs_f64(),
         });
-        (keys[i].clone(), record, append)
+        Some((keys[i].clone(), record, append))
     };
     let results: Vec<Vec<(String, Record, Option<String>)>> = pool.install(|| {
         groups
             .par_iter()
             .map(|(_, members)| {
+                if interrupt::requested() {
+                    return Vec::new();
+                }
                 let e = &members[0].1.experiment;
                 let name = execute::baseline_name(e);
                 obs.event(&Event::BaselineStarted { name: &name });
@@ -329,7 +339,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
                 });
                 members
                     .par_iter()
-                    .map(|&(i, p)| run_one(i, p, &b))
+                    .filter_map(|&(i, p)| run_one(i, p, &b))
                     .collect()
             })
             .collect()
@@ -340,6 +350,12 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
     }
     if let Some(e) = append_errors.first() {
         return Err(RunError::Other(format!("could not journal results: {e}")));
+    }
+    if skipped_lines > 0 {
+        // Drop the torn lines now that their experiments ran again (or are still pending),
+        // so later runs do not warn about them forever.
+        drop(journal);
+        journal::compact(out).map_err(io_err(out))?;
     }
 
     // The table: every planned experiment in plan order, fresh results first, then cached.
@@ -373,7 +389,8 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         out_dir: out.clone(),
         experiments: plan.experiments.len(),
         cached: plan.experiments.len() - pending.len(),
-        ran: pending.len(),
+        ran: fresh.len(),
+        not_run: pending.len() - fresh.len(),
         failures,
         rows: df.height(),
         wall_s,
@@ -415,7 +432,7 @@ fn write_env(
         }))).collect::<serde_json::Map<_, _>>(),
         "metrics": suite.metrics,
         "experiments": { "planned": summary.experiments, "total_all_shards": plan.total, "cached": summary.cached,
-                         "ran": summary.ran, "failed": summary.failures.len() },
+                         "ran": summary.ran, "not_run": summary.not_run, "failed": summary.failures.len() },
         "rows": summary.rows,
         "failures": summary.failures.iter().map(|f| json!({"experiment": f.experiment, "name": f.name, "error": f.error})).collect::<Vec<_>>(),
     });

@@ -22,6 +22,8 @@ pub enum LockError {
         "results directory {dir} is in use by another compbench run{holder}; wait for it, or pass a different --out"
     )]
     Busy { dir: String, holder: String },
+    #[error("cannot create {dir}: {source}")]
+    Create { dir: String, source: std::io::Error },
     #[error("cannot lock {path}: {source}")]
     Io {
         path: String,
@@ -37,14 +39,25 @@ impl RunLock {
             path: path.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        // A directory we cannot create or write into is the user's problem to fix, and says
+        // so (not "cannot lock": the lock file is an implementation detail).
+        let create = |source| LockError::Create {
+            dir: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(create)?;
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(io)?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    create(e)
+                }
+                _ => io(e),
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -218,6 +218,30 @@ fn journal_survives_a_torn_line_and_appends_after_it() {
     );
 }
 
+#[test]
+fn compact_drops_torn_lines_and_keeps_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(dir.path()).unwrap();
+    j.append(&record(0, "a", true)).unwrap();
+    drop(j);
+    let path = dir.path().join(journal::JOURNAL_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"key":"key1","experi"#);
+    std::fs::write(&path, bytes).unwrap();
+    let j = Journal::open(dir.path()).unwrap();
+    j.append(&record(2, "a", false)).unwrap();
+    drop(j);
+    assert_eq!(journal::read(dir.path()).unwrap().1, 1);
+    journal::compact(dir.path()).unwrap();
+    let (records, skipped) = journal::read(dir.path()).unwrap();
+    assert_eq!(skipped, 0, "the torn line is gone");
+    assert_eq!(records, vec![record(0, "a", true), record(2, "a", false)]);
+    // Appending after a compaction still gives whole lines.
+    let j = Journal::open(dir.path()).unwrap();
+    j.append(&record(3, "a", true)).unwrap();
+    assert_eq!(journal::read(dir.path()).unwrap().0.len(), 3);
+}
+
 struct FakeDesign(f64);
 impl HwDesign for FakeDesign {
     fn eval_layer(&self, layer: &Layer) -> HwReport {

@@ -118,22 +118,36 @@ pub fn encode_with(isa: Isa, enc: &Encoder, x: &[f32], m: usize, codes: &mut Cod
     codes.reset(m, enc.nc);
     let k = enc.k();
     let per_block = enc.nc * ROW_BLOCK;
-    codes
-        .data
-        .par_chunks_mut(per_block)
-        .enumerate()
-        .for_each(|(b, block)| {
-            let r0 = b * ROW_BLOCK;
-            let rows = ROW_BLOCK.min(m - r0);
-            for r in 0..rows {
-                let xr = &x[(r0 + r) * k..(r0 + r + 1) * k];
-                match isa {
-                    Isa::Avx2 => avx2::encode_row(enc, xr, block, r),
-                    Isa::Portable => encode_row_portable(enc, xr, block, r),
-                }
+    let encode_block = |(b, block): (usize, &mut [u8])| {
+        let r0 = b * ROW_BLOCK;
+        let rows = ROW_BLOCK.min(m - r0);
+        for r in 0..rows {
+            let xr = &x[(r0 + r) * k..(r0 + r + 1) * k];
+            match isa {
+                Isa::Avx2 => avx2::encode_row(enc, xr, block, r),
+                Isa::Portable => encode_row_portable(enc, xr, block, r),
             }
-        });
+        }
+    };
+    // Small inputs (a single image) stay on this thread: waking the pool costs more than the
+    // work, as for the dense GEMM (the same codes either way: blocks are independent).
+    if m * k * enc.cpad < PARALLEL_MIN_TERMS {
+        codes
+            .data
+            .chunks_mut(per_block)
+            .enumerate()
+            .for_each(encode_block);
+    } else {
+        codes
+            .data
+            .par_chunks_mut(per_block)
+            .enumerate()
+            .for_each(encode_block);
+    }
 }
+
+/// Distance terms (rows · K · padded centroids) below which encoding runs on the calling thread.
+pub const PARALLEL_MIN_TERMS: usize = 1 << 20;
 
 /// Encode with the best instruction set this CPU has.
 pub fn encode(enc: &Encoder, x: &[f32], m: usize, codes: &mut Codes) {

@@ -101,22 +101,37 @@ impl ActCodec {
         let bias = g.zero_point - self.shift;
         let mut sums = vec![0i32; m];
         let avx2 = Isa::detect() == Isa::Avx2;
-        out.par_chunks_mut(lda)
-            .zip(x.par_chunks(k))
-            .zip(sums.par_iter_mut())
-            .for_each(|((dst, src), sum)| {
-                *sum = match sign {
-                    Some(mu) => encode_sign(src, mu, bias, dst),
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: AVX2 detected above.
-                    None if avx2 => unsafe { encode_row_avx2(src, g.scale, lo, hi, bias, dst) },
-                    None => encode_row(src, g.scale, lo, hi, bias, dst),
-                };
-                dst[k..].fill(0);
-            });
+        let encode = |((dst, src), sum): ((&mut [u8], &[f32]), &mut i32)| {
+            *sum = match sign {
+                Some(mu) => encode_sign(src, mu, bias, dst),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX2 detected above.
+                None if avx2 => unsafe { encode_row_avx2(src, g.scale, lo, hi, bias, dst) },
+                None => encode_row(src, g.scale, lo, hi, bias, dst),
+            };
+            dst[k..].fill(0);
+        };
+        // Rows are independent; a task takes enough of them to pay for itself (one row per
+        // task made the pool's overhead the cost of a small layer).
+        let rows_per_task = ENCODE_MIN_VALUES.div_ceil(k.max(1));
+        if m <= rows_per_task {
+            out.chunks_mut(lda)
+                .zip(x.chunks(k))
+                .zip(sums.iter_mut())
+                .for_each(encode);
+        } else {
+            out.par_chunks_mut(lda)
+                .zip(x.par_chunks(k))
+                .zip(sums.par_iter_mut())
+                .with_min_len(rows_per_task)
+                .for_each(encode);
+        }
         sums
     }
 }
+
+/// Values per encoding task (and below which encoding stays on the calling thread).
+const ENCODE_MIN_VALUES: usize = 1 << 14;
 
 /// One row of uniform codes: the same arithmetic as `QParams::quantize` (divide, clamp, round
 /// half to even), written so it vectorizes: `max`/`min` also map NaN to `lo`, and the clamped

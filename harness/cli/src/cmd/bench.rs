@@ -1,4 +1,5 @@
-//! `compbench bench kernels [--json] [--quick]` and `bench hwmodels [--json]` (from cmd/hw.rs).
+//! `compbench bench kernels [--json] [--quick]`, `bench models` (cmd/bench_models.rs) and
+//! `bench hwmodels [--json]` (from cmd/hw.rs).
 
 use std::process::ExitCode;
 
@@ -25,6 +26,9 @@ pub enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// Whole deployed models: every compressed variant a suite produces against the dense
+    /// model of the same network, batch 1 and 256, same threads, timed in one run.
+    Models(super::bench_models::ModelsArgs),
     /// Hardware-model evaluation rate: (layer, design) evaluations per second per core.
     Hwmodels {
         /// One JSON object instead of a table.
@@ -86,6 +90,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Models(a) => super::bench_models::run(a),
         BenchCommand::Hwmodels { json } => {
             super::hw::bench_hwmodels(*json).map(|()| ExitCode::SUCCESS)
         }

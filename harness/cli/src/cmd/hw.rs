@@ -85,7 +85,12 @@ fn parse_gemm(s: &str) -> Result<Gemm> {
         .collect::<Result<_, _>>()
         .with_context(|| format!("--gemm `{s}`: expected three positive integers M,K,N"))?;
     match dims[..] {
-        [m, k, n] if m > 0 && k > 0 && n > 0 => Ok(Gemm::dense(m, k, n, NumFormat::INT8)),
+        [m, k, n] if m > 0 && k > 0 && n > 0 => {
+            let g = Gemm::dense(m, k, n, NumFormat::INT8);
+            g.check()
+                .with_context(|| format!("--gemm `{s}`: too large"))?;
+            Ok(g)
+        }
         _ => bail!("--gemm `{s}`: expected three positive integers M,K,N"),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: an `Args` struct (clap derive) and a `run` function.
 
 pub mod bench;
+pub mod bench_models;
 pub mod data;
 pub mod hw;
 pub mod list;

@@ -166,7 +166,12 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         };
         let out_dir = compbench_runner::default_out_dir(&out_root, suite, &settings);
         let summary = super::run::execute(suite, &args.common, Some(&out_dir), None, None)?;
-        if super::run::report_summary(&summary, false)? != ExitCode::SUCCESS {
+        let code = super::run::report_summary(&summary, false)?;
+        if summary.not_run > 0 {
+            // Interrupted (Ctrl-C): the table of what finished is written; stop here.
+            return Ok(code);
+        }
+        if code != ExitCode::SUCCESS {
             failed = true;
         }
         let rendered = super::report::render(&summary.out_dir, "md,html")?;

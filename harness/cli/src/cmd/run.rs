@@ -78,6 +78,7 @@ pub fn execute(
         shard.map_or(String::new(), |s| format!(", shard {s}")),
         out_dir.display()
     );
+    crate::interrupt::install();
     let progress = Progress::new();
     let result = compbench_runner::run(suite, &opts, &progress);
     progress.finish();
@@ -93,7 +94,7 @@ pub fn report_summary(s: &RunSummary, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         let doc = json!({
             "out_dir": s.out_dir.display().to_string(),
-            "experiments": s.experiments, "cached": s.cached, "ran": s.ran, "rows": s.rows, "wall_s": s.wall_s,
+            "experiments": s.experiments, "cached": s.cached, "ran": s.ran, "not_run": s.not_run, "rows": s.rows, "wall_s": s.wall_s,
             "failures": s.failures.iter().map(|f| json!({"experiment": f.experiment, "name": f.name, "error": f.error})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -110,10 +111,18 @@ pub fn report_summary(s: &RunSummary, json: bool) -> anyhow::Result<ExitCode> {
         );
         if s.skipped_lines > 0 {
             ui::warn(&format!(
-                "skipped {} torn journal line(s) from an interrupted run; those experiments ran again",
-                s.skipped_lines
+                "dropped {} torn journal line(s) left by a killed run (the journal is compacted); {} experiment(s) ran in this run",
+                s.skipped_lines, s.ran
             ));
         }
+    }
+    if s.not_run > 0 {
+        ui::warn(&format!(
+            "interrupted: {} of {} done; run the same command to resume",
+            s.cached + s.ran,
+            s.experiments
+        ));
+        return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
     }
     if s.failures.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -107,7 +107,9 @@ impl NonlinearKernel for ExactNonlinear {
         debug_assert_eq!(x.len(), rows * cols);
         match self.kind {
             NonlinearKind::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
-            NonlinearKind::Gelu => x.iter_mut().for_each(|v| *v = gelu(*v)),
+            // The vectorized erff (bit-identical to libm's, tested on all 2³² inputs):
+            // scalar libm erff made GELU a third of the deployed ViT's time.
+            NonlinearKind::Gelu => crate::fused::kernels::gelu_in_place(x),
             NonlinearKind::Silu => x.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
             NonlinearKind::Softmax => x.chunks_exact_mut(cols).for_each(softmax_row),
             NonlinearKind::LayerNorm => x.chunks_exact_mut(cols).for_each(layer_norm_row),

@@ -224,6 +224,19 @@ pub fn gelu_forward(x: &[f32], y: &mut [f32]) {
         });
 }
 
+/// `x = gelu(x)` in place on the calling thread, bit-identical to [`gelu`] (the deployed
+/// model's exact GELU: its callers already split rows across the pool).
+pub fn gelu_in_place(x: &mut [f32]) {
+    let mut e = [0.0f32; BLOCK];
+    for x in x.chunks_mut(BLOCK) {
+        let e = &mut e[..x.len()];
+        erf_scaled(x, e);
+        for (x, e) in x.iter_mut().zip(e.iter()) {
+            *x = 0.5 * *x * (1.0 + *e);
+        }
+    }
+}
+
 /// `y = gelu(x)` and `d = gelu'(x) = Φ(x) + x·φ(x)` element-wise (the forward pass of a tracked
 /// GELU), one `erf` per element. `d` is burn-flex's `gelu_backward` expression
 /// (`0.5·(1 + erf(x/√2)) + x·(1/√(2π))·exp(−x²/2)`, std `exp`), so `g · d` is bit-identical to

@@ -12,9 +12,9 @@ use crate::hooks::ConvGeom;
 /// im2col of `batch` images stored NHWC (`[b, h, w, cin]`, the deployed model's layout between
 /// convolutions). `out` is `[batch·Ho·Wo, K]`, fully overwritten.
 ///
-/// Reads each kernel tap's `cin` channels as one contiguous slice and scatters them into the
-/// row at stride k·k (the row is a few hundred bytes, so the scatter stays in L1); padding taps
-/// are written as zeros once per tap, not tested per element. Same values as
+/// Windows entirely inside the image write their row in order from fixed tap offsets; border
+/// windows read each kernel tap's `cin` channels as one contiguous slice and scatter them into
+/// the row at stride k·k, writing padding taps as zeros once per tap. Same values as
 /// [`im2col_generic`] (a pure copy), which the tests check.
 pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, out: &mut [f32]) {
     let cin = g.in_channels;
@@ -33,8 +33,36 @@ pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, ou
     let taps = kk * kk;
     let pad = g.padding as isize;
     let inside = |v: isize, len: usize| v >= 0 && (v as usize) < len;
+    // Offset of each tap from the window's top-left pixel, in values (for interior windows).
+    let tap_off: Vec<usize> = (0..taps).map(|t| ((t / kk) * w + t % kk) * cin).collect();
     for (r, row) in out.chunks_exact_mut(kdim).enumerate() {
         let (b, oy, ox) = (r / (ho * wo), (r / wo) % ho, r % wo);
+        let (y0, x0) = (
+            (oy * g.stride) as isize - pad,
+            (ox * g.stride) as isize - pad,
+        );
+        if y0 >= 0 && x0 >= 0 && y0 as usize + kk <= h && x0 as usize + kk <= w {
+            // The whole window is inside: write the row in order (sequential stores, reads at
+            // fixed offsets), which is several times faster than scattering each tap's
+            // channels at stride k·k; most windows are interior.
+            let base = ((b * h + y0 as usize) * w + x0 as usize) * cin;
+            let window = &x[base..base + tap_off[taps - 1] + cin];
+            if taps == 9 {
+                let off: [usize; 9] = std::array::from_fn(|t| tap_off[t]);
+                for (c, dst) in row.chunks_exact_mut(9).enumerate() {
+                    for t in 0..9 {
+                        dst[t] = window[off[t] + c];
+                    }
+                }
+            } else {
+                for (c, dst) in row.chunks_exact_mut(taps).enumerate() {
+                    for (d, &o) in dst.iter_mut().zip(&tap_off) {
+                        *d = window[o + c];
+                    }
+                }
+            }
+            continue;
+        }
         for ky in 0..kk {
             let y = (oy * g.stride + ky) as isize - pad;
             for kx in 0..kk {

@@ -176,7 +176,7 @@ mod x86 {
             .flat_map(|rb| (0..nquads.div_ceil(TASK_QUADS)).map(move |qg| (rb, qg)))
             .collect();
         let optr = OutPtr(out.as_mut_ptr());
-        tasks.par_iter().for_each(move |&(rb, qg)| {
+        let run = move |&(rb, qg): &(usize, usize)| {
             let optr = optr;
             let b0 = rb * TASK_BLOCKS;
             let b1 = (b0 + TASK_BLOCKS).min(nblocks);
@@ -190,8 +190,17 @@ mod x86 {
                     tile::<32>(shuf, scale, bias, codes, nc, n, (b0, b1), (g0, g1), optr.0)
                 }
             }
-        });
+        };
+        // Small products (a single image) stay on this thread, like the dense GEMM's.
+        if codes.m * nc * n < PARALLEL_MIN_LOOKUPS {
+            tasks.iter().for_each(run);
+        } else {
+            tasks.par_iter().for_each(run);
+        }
     }
+
+    /// Look-ups (rows · subspaces · columns) below which accumulation runs on this thread.
+    const PARALLEL_MIN_LOOKUPS: usize = 1 << 20;
 
     #[target_feature(enable = "avx2")]
     unsafe fn tile<const LANES: usize>(
