@@ -24,6 +24,7 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_scalar_quant::all().iter().copied())
             .chain(compbench_lutboost::all().iter().copied())
             .chain(compbench_magnitude_prune::all().iter().copied())
+            .chain(compbench_distill::all().iter().copied())
             .collect()
     })
 }
@@ -209,6 +210,7 @@ pub fn catalog() -> Catalog<'static> {
             .map(|d| PluginInfo::new(d.id(), d.describe(), &[]))
             .collect(),
         hwmodels: hwmodels().to_vec(),
+        teacher_params: compbench_nn::distill::TEACHER_PARAMS,
     }
 }
 
