@@ -5,6 +5,7 @@
 //! 2. deployed: our own kernels on plain buffers, in [`deployed`] and [`kernels`];
 //! 3. Workload IR (compbench-core), emitted by the deployed model.
 //!
+//! Knowledge distillation (the loss, and a teacher any `fit` can train against) is [`distill`].
 //! Plus datasets ([`data`]), the [`method::Method`] extension point and the [`Identity`] method.
 //! ARCHITECTURE.md (section compbench-nn) has the code map and invariants.
 //!
@@ -15,6 +16,7 @@
 pub mod bench;
 pub mod data;
 pub mod deployed;
+pub mod distill;
 pub mod fused;
 pub mod hooks;
 pub mod identity;

@@ -32,6 +32,7 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_he::all().iter().copied())
             // External-process methods: manifests in $COMPBENCH_PLUGINS or ./plugins.
             .chain(compbench_external::discover())
+            .chain(compbench_distill::all().iter().copied())
             .collect()
     })
 }
@@ -217,6 +218,7 @@ pub fn catalog() -> Catalog<'static> {
             .map(|d| PluginInfo::new(d.id(), d.describe(), &[]))
             .collect(),
         hwmodels: hwmodels().to_vec(),
+        teacher_params: compbench_nn::distill::TEACHER_PARAMS,
     }
 }
 

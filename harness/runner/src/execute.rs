@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use compbench_core::seed::derive;
 use compbench_core::{Splits, Workload};
+use compbench_nn::distill::Teacher;
 use compbench_nn::{Compressed, MethodCtx, ModelConfig, Network, TrainConfig};
 use compbench_suite::Experiment;
 
@@ -169,11 +170,82 @@ pub fn train_baseline(
     }))
 }
 
+/// The baseline-shaped experiment that trains `e`'s teacher: the teacher's model point on the
+/// same dataset and seed (so a teacher equal to a suite model shares its cached baseline).
+pub fn teacher_experiment(e: &Experiment) -> Option<Experiment> {
+    let t = e.teacher.as_ref()?;
+    Some(Experiment {
+        model: t.clone(),
+        teacher: None,
+        ..e.clone()
+    })
+}
+
+/// Train (or load) a teacher and deploy it; also its deployed test accuracy. T and λ are set
+/// per experiment ([`Teacher::with_kd`](compbench_nn::distill::Teacher::with_kd)); the
+/// teacher's logits cache is shared by all of them.
+pub fn train_teacher(
+    t: &Experiment,
+    data: &Splits,
+    quick: bool,
+    train_subset: Option<usize>,
+    cache_dir: &std::path::Path,
+    obs: &dyn Observer,
+) -> Result<(Arc<Teacher>, f64), String> {
+    let b = train_baseline(t, data, quick, train_subset, cache_dir, obs)?;
+    if b.net.classes() != data.classes {
+        return Err(format!(
+            "teacher `{}` has {} classes, dataset `{}` has {}",
+            t.model.label,
+            b.net.classes(),
+            t.dataset,
+            data.classes
+        ));
+    }
+    let deployed = catch_unwind(AssertUnwindSafe(|| b.net.to_deployed())).map_err(|p| {
+        format!(
+            "teacher `{}`: deploying panicked: {}",
+            t.model.label,
+            panic_message(p)
+        )
+    })?;
+    let defaults = |name: &str| {
+        compbench_nn::distill::TEACHER_PARAMS
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| match s.default.to_value() {
+                compbench_core::Value::Float(x) => Some(x),
+                _ => None,
+            })
+            .unwrap_or(0.0)
+    };
+    let teacher = Teacher::new(
+        t.model.label.clone(),
+        baseline_key(t),
+        deployed,
+        defaults("kd_temperature"),
+        defaults("kd_lambda"),
+    );
+    Ok((Arc::new(teacher), b.accuracy))
+}
+
+/// The method parameters as journaled: the entry's, plus `teacher` (its label) when the
+/// method distilled from one, so results say which teacher (`p_method_teacher`).
+pub fn journaled_method_params(e: &Experiment) -> compbench_core::Params {
+    let mut p = e.method.params.clone();
+    if let Some(t) = &e.teacher {
+        p.set("teacher", compbench_core::Value::Str(t.label.clone()));
+    }
+    p
+}
+
 /// Apply `e`'s method to its baseline: the compressed model, or why not (panics caught).
+/// `teacher` is `e`'s trained teacher when it names one (its recipe then distills from it).
 /// `compbench bench models` builds its deployed models through this too.
 pub fn compress(
     e: &Experiment,
     baseline: &Baseline,
+    teacher: Option<&Result<Arc<Teacher>, String>>,
     data: &Splits,
     quick: bool,
     obs: &dyn Observer,
@@ -186,12 +258,28 @@ pub fn compress(
             message: m,
         })
     };
+    let mut train = baseline.train.clone();
+    match teacher {
+        None => {}
+        Some(Err(err)) => return Err(format!("teacher: {err}")),
+        Some(Ok(t)) => {
+            let kd = |name: &str, default: f64| match e.method.params.get(name) {
+                Some(compbench_core::Value::Float(x)) => *x,
+                Some(compbench_core::Value::Int(x)) => *x as f64,
+                _ => default,
+            };
+            train.teacher = Some(t.with_kd(
+                kd("kd_temperature", t.temperature),
+                kd("kd_lambda", t.lambda),
+            ));
+        }
+    }
     let device = compbench_nn::device();
     let ctx = MethodCtx {
         baseline: &baseline.net,
         model: &baseline.cfg,
         data,
-        train: &baseline.train,
+        train: &train,
         device: &device,
         seed: derive(e.seed, &["method", &e.method.label]),
         quick,
@@ -212,12 +300,13 @@ pub fn compress(
 pub fn run_experiment(
     e: &Experiment,
     baseline: &Baseline,
+    teacher: Option<&Result<Arc<Teacher>, String>>,
     data: &Splits,
     quick: bool,
     obs: &dyn Observer,
 ) -> Outcome {
     let t0 = Instant::now();
-    let compressed = match compress(e, baseline, data, quick, obs) {
+    let compressed = match compress(e, baseline, teacher, data, quick, obs) {
         Ok(c) => c,
         Err(error) => return Outcome::Failed { error },
     };

@@ -265,6 +265,40 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
     std::fs::create_dir_all(&opts.cache_dir).map_err(io_err(&opts.cache_dir))?;
     let mut fresh: HashMap<String, Record> = HashMap::new();
     let mut append_errors: Vec<String> = Vec::new();
+    // Teachers of pending experiments train (or load) first, once each, so no baseline group
+    // ever waits on another task for one.
+    let mut teacher_jobs: BTreeMap<String, compbench_suite::Experiment> = BTreeMap::new();
+    for &(_, p) in &pending {
+        if let Some(t) = execute::teacher_experiment(&p.experiment) {
+            teacher_jobs.entry(execute::baseline_key(&t)).or_insert(t);
+        }
+    }
+    let teachers: HashMap<String, Result<Arc<compbench_nn::distill::Teacher>, String>> = pool
+        .install(|| {
+            teacher_jobs
+                .par_iter()
+                .map(|(key, t)| {
+                    let name = format!("teacher {}", execute::baseline_name(t));
+                    obs.event(&Event::BaselineStarted { name: &name });
+                    let t0 = Instant::now();
+                    let trained = execute::train_teacher(
+                        t,
+                        &data[&t.dataset],
+                        quick,
+                        subsets.1,
+                        &opts.cache_dir,
+                        obs,
+                    );
+                    obs.event(&Event::BaselineFinished {
+                        name: &name,
+                        accuracy: trained.as_ref().ok().map(|(_, accuracy)| *accuracy),
+                        error: trained.as_ref().err().map(|s| s.as_str()),
+                        seconds: t0.elapsed().as_secs_f64(),
+                    });
+                    (key.clone(), trained.map(|(teacher, _)| teacher))
+                })
+                .collect()
+        });
     let run_one = |i: usize, p: &Planned, baseline: &Result<Arc<Baseline>, String>| {
         if interrupt::requested() {
             return None;
@@ -273,8 +307,10 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         let name = execute::experiment_name(e);
         obs.event(&Event::ExperimentStarted { name: &name });
         let t0 = Instant::now();
+        let teacher =
+            execute::teacher_experiment(e).and_then(|t| teachers.get(&execute::baseline_key(&t)));
         let outcome = match baseline {
-            Ok(b) => execute::run_experiment(e, b, &data[&e.dataset], quick, obs),
+            Ok(b) => execute::run_experiment(e, b, teacher, &data[&e.dataset], quick, obs),
             Err(err) => Outcome::Failed { error: err.clone() },
         };
         let record = Record {
@@ -291,7 +327,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
                 Ok(b) => execute::effective_model_params(&e.model.params, &b.train),
                 Err(_) => e.model.params.clone(),
             },
-            method_params: e.method.params.clone(),
+            method_params: execute::journaled_method_params(e),
             timestamp: env::now_rfc3339(),
             outcome,
         };

@@ -118,13 +118,18 @@ impl Plan {
 /// The configuration that defines an experiment's results, as canonical JSON (maps are
 /// ordered: `Params` is a BTreeMap).
 fn experiment_doc(e: &Experiment, mode: Mode) -> serde_json::Value {
-    json!({
+    let mut doc = json!({
         "dataset": e.dataset,
         "model": { "id": e.model.id, "params": e.model.params },
         "method": { "id": e.method.id, "label": e.method.label, "params": e.method.params },
         "seed": e.seed,
         "mode": mode.name(),
-    })
+    });
+    // Only when there is one, so experiments without a teacher keep their ids.
+    if let Some(t) = &e.teacher {
+        doc["teacher"] = json!({ "id": t.id, "label": t.label, "params": t.params });
+    }
+    doc
 }
 
 /// The `experiment` column: stable across runs, machines and shards.

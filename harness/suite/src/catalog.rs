@@ -46,6 +46,9 @@ pub struct Catalog<'a> {
     pub models: Vec<PluginInfo<'a>>,
     pub datasets: Vec<PluginInfo<'a>>,
     pub hwmodels: Vec<&'a dyn HwModel>,
+    /// Parameters every method entry that names a `teacher:` also takes (the distillation
+    /// temperature and weight), checked and swept like the method's own.
+    pub teacher_params: &'static [ParamSpec],
 }
 
 impl std::fmt::Debug for Catalog<'_> {
@@ -77,6 +80,8 @@ pub enum Section {
     Models,
     Methods,
     HwModels,
+    /// `teachers:`: model entries (looked up in the models) that methods distill from.
+    Teachers,
 }
 
 impl Section {
@@ -85,6 +90,7 @@ impl Section {
             Section::Models => "models",
             Section::Methods => "methods",
             Section::HwModels => "hwmodels",
+            Section::Teachers => "teachers",
         }
     }
 
@@ -93,6 +99,7 @@ impl Section {
             Section::Models => "model",
             Section::Methods => "method",
             Section::HwModels => "hardware model",
+            Section::Teachers => "teacher model",
         }
     }
 }
@@ -108,7 +115,9 @@ impl Catalog<'_> {
     /// The parameters of plugin `id` in `section`, or an error listing the valid ids.
     pub fn params(&self, section: Section, id: &str) -> Result<&'static [ParamSpec], String> {
         let found = match section {
-            Section::Models => self.models.iter().find(|p| p.id == id).map(|p| p.params),
+            Section::Models | Section::Teachers => {
+                self.models.iter().find(|p| p.id == id).map(|p| p.params)
+            }
             Section::Methods => self.methods.iter().find(|p| p.id == id).map(|p| p.params),
             Section::HwModels => self
                 .hwmodels
@@ -132,7 +141,7 @@ impl Catalog<'_> {
 
     pub fn ids(&self, section: Section) -> Vec<&'static str> {
         match section {
-            Section::Models => self.models.iter().map(|p| p.id).collect(),
+            Section::Models | Section::Teachers => self.models.iter().map(|p| p.id).collect(),
             Section::Methods => self.methods.iter().map(|p| p.id).collect(),
             Section::HwModels => self.hwmodels.iter().map(|h| h.id()).collect(),
         }

@@ -21,6 +21,9 @@ pub struct Experiment {
     pub dataset: String,
     pub model: Point,
     pub method: Point,
+    /// The model the method distills from (its `teachers:` entry at the mode's single point),
+    /// trained on the same dataset and seed as a baseline.
+    pub teacher: Option<Point>,
     pub seed: u64,
 }
 
@@ -67,6 +70,14 @@ impl Suite {
                                         label: method.label.clone(),
                                         params: p.clone(),
                                     },
+                                    teacher: method.teacher.as_ref().and_then(|label| {
+                                        let t = self.teachers.iter().find(|t| &t.label == label)?;
+                                        Some(Point {
+                                            id: t.id.clone(),
+                                            label: t.label.clone(),
+                                            params: t.points(mode).first()?.clone(),
+                                        })
+                                    }),
                                     seed,
                                 });
                             }

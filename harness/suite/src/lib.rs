@@ -24,6 +24,11 @@
 //!     params: { w_bits: [8, 4] }  # lists are grid axes (cartesian product)
 //!     zip:                        # groups that vary together
 //!       - { a_bits: [8, 8], per_channel: [true, false] }
+//!   - id: distill                 # any method may name a teacher; it then also takes the
+//!     teacher: wide-mlp           # catalog's teacher parameters (kd_temperature, kd_lambda)
+//!     params: { kd_temperature: [2, 4] }
+//! teachers:                       # optional: trained like baselines, one point each
+//!   - { id: mlp, label: wide-mlp, params: { hidden: 512 } }
 //! hwmodels:
 //!   - { id: systolic, label: int8-systolic, params: { rows: 16 } }
 //! hw_batch: [1, 16]               # optional: batch sizes hardware is priced at (default 1)
@@ -98,6 +103,8 @@ pub struct Suite {
     pub datasets: Vec<String>,
     pub models: Vec<Entry>,
     pub methods: Vec<Entry>,
+    /// Models methods distill from (`teachers:`), each one point in each mode.
+    pub teachers: Vec<Entry>,
     /// Empty when the suite prices no hardware.
     pub hwmodels: Vec<Entry>,
     /// Batch sizes every hardware configuration prices the workload at (`hw_batch`, default
@@ -118,6 +125,8 @@ pub struct Entry {
     pub full: Vec<Params>,
     /// The same with the `quick:` overrides applied.
     pub quick: Vec<Params>,
+    /// Methods only: the label of the `teachers:` entry this method distills from.
+    pub teacher: Option<String>,
 }
 
 impl Entry {

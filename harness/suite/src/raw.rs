@@ -26,6 +26,9 @@ pub(crate) struct RawSuite {
     pub models: S<Vec<S<RawEntry>>>,
     pub datasets: S<Vec<S<String>>>,
     pub methods: S<Vec<S<RawEntry>>>,
+    /// Trained models that method entries may distill from (`teacher: <label>`).
+    #[serde(default)]
+    pub teachers: Option<S<Vec<S<RawEntry>>>>,
     #[serde(default)]
     pub hwmodels: Option<S<Vec<S<RawEntry>>>>,
     /// Batch sizes hardware is priced at: an integer or a list (checked in `validate`).
@@ -51,6 +54,9 @@ pub(crate) struct RawEntry {
     /// Groups of parameters that vary together: each group's lists have one length.
     #[serde(default)]
     pub zip: Option<S<Vec<S<ParamMap>>>>,
+    /// Methods only: the label of a `teachers:` entry to distill from.
+    #[serde(default)]
+    pub teacher: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +74,8 @@ pub(crate) struct RawQuick {
     pub models: Option<S<LabeledMap>>,
     #[serde(default)]
     pub methods: Option<S<LabeledMap>>,
+    #[serde(default)]
+    pub teachers: Option<S<LabeledMap>>,
     #[serde(default)]
     pub hwmodels: Option<S<LabeledMap>>,
 }

@@ -75,11 +75,17 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
     let models = check_section(&mut d, Section::Models, Some(&raw.models), catalog);
     let methods = check_section(&mut d, Section::Methods, Some(&raw.methods), catalog);
     let hwmodels = check_section(&mut d, Section::HwModels, raw.hwmodels.as_ref(), catalog);
+    let teachers = check_section(&mut d, Section::Teachers, raw.teachers.as_ref(), catalog);
 
     let mut quick = Quick::default();
-    let (mut models, mut methods, mut hwmodels) = (models, methods, hwmodels);
+    let (mut models, mut methods, mut hwmodels, mut teachers) =
+        (models, methods, hwmodels, teachers);
     if let Some(q) = &raw.quick {
-        quick = check_quick(&mut d, &q.value, &mut models, &mut methods, &mut hwmodels);
+        quick = check_quick(
+            &mut d,
+            &q.value,
+            [&mut models, &mut methods, &mut hwmodels, &mut teachers],
+        );
     }
 
     if raw.hwmodels.is_none() {
@@ -102,6 +108,8 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
     let models = resolve_all(&mut d, models);
     let methods = resolve_all(&mut d, methods);
     let hwmodels = resolve_all(&mut d, hwmodels);
+    let teachers = resolve_all(&mut d, teachers);
+    check_teachers(&mut d, &methods, &teachers, raw.teachers.as_ref());
     check_hw_build(&mut d, &hwmodels, catalog);
     check_method_vs_model(&mut d, &methods, &models, catalog);
 
@@ -131,6 +139,7 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
         datasets,
         models: models.into_iter().map(|e| e.entry).collect(),
         methods: methods.into_iter().map(|e| e.entry).collect(),
+        teachers: teachers.into_iter().map(|e| e.entry).collect(),
         hwmodels: hwmodels.into_iter().map(|e| e.entry).collect(),
         hw_batch: hw_batch.unwrap_or_else(|| vec![1]),
         seeds,
@@ -337,7 +346,11 @@ pub(crate) struct Draft {
     pub entry: Entry,
     pub field: String,
     pub loc: Location,
-    pub specs: &'static [ParamSpec],
+    /// The entry's parameters: its plugin's, plus the catalog's teacher parameters for a
+    /// method that names a teacher.
+    pub specs: Vec<ParamSpec>,
+    /// Methods only: the `teachers:` label named, and where.
+    pub teacher: Option<(String, Location)>,
     pub full: Grid,
     pub quick: Grid,
     /// Where each parameter name was written (for errors found after expansion).
@@ -357,6 +370,8 @@ fn check_section(
     if raw.value.is_empty() {
         let hint = if section == Section::HwModels {
             "omit `hwmodels` to price no hardware"
+        } else if section == Section::Teachers {
+            "omit `teachers` when no method distills"
         } else {
             "give at least one entry"
         };
@@ -389,12 +404,37 @@ fn check_section(
                 format!("duplicate label `{label}` in {key}: give one of the entries a distinct `label:`"),
             );
         }
+        let teacher = entry
+            .teacher
+            .as_ref()
+            .map(|t| (t.value.clone(), t.referenced));
+        if let (Some((_, loc)), false) = (&teacher, section == Section::Methods) {
+            d.at(
+                loc,
+                format!("{field}.teacher"),
+                format!("only method entries take a `teacher` (this is a {key} entry)"),
+            );
+        }
         let mut param_locs = BTreeMap::new();
         let (specs, grid) = match catalog.params(section, &entry.id.value) {
-            Ok(specs) => (specs, check_grid(d, &field, entry, specs, &mut param_locs)),
+            Ok(specs) => {
+                let mut specs = specs.to_vec();
+                if section == Section::Methods && teacher.is_some() {
+                    specs.extend(
+                        catalog
+                            .teacher_params
+                            .iter()
+                            .filter(|t| !specs.iter().any(|s| s.name == t.name))
+                            .copied()
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                let grid = check_grid(d, &field, entry, &specs, &mut param_locs);
+                (specs, grid)
+            }
             Err(m) => {
                 d.at(&entry.id.referenced, format!("{field}.id"), m);
-                (&[][..], None)
+                (Vec::new(), None)
             }
         };
         let ok = grid.is_some();
@@ -405,10 +445,12 @@ fn check_section(
                 label,
                 full: Vec::new(),
                 quick: Vec::new(),
+                teacher: teacher.as_ref().map(|(t, _)| t.clone()),
             },
             field,
             loc: e.referenced,
             specs,
+            teacher,
             quick: g.clone(),
             full: g,
             param_locs,
@@ -508,7 +550,7 @@ fn check_grid(
     d: &mut Diags,
     field: &str,
     entry: &RawEntry,
-    specs: &'static [ParamSpec],
+    specs: &[ParamSpec],
     locs: &mut BTreeMap<String, Location>,
 ) -> Option<Grid> {
     let mut grid = Grid::default();
@@ -635,9 +677,7 @@ fn check_grid(
 fn check_quick(
     d: &mut Diags,
     q: &RawQuick,
-    models: &mut [Draft],
-    methods: &mut [Draft],
-    hwmodels: &mut [Draft],
+    [models, methods, hwmodels, teachers]: [&mut [Draft]; 4],
 ) -> Quick {
     let mut quick = Quick::default();
     if let Some(seeds) = &q.seeds {
@@ -663,6 +703,7 @@ fn check_quick(
         (Section::Models, &q.models, models),
         (Section::Methods, &q.methods, methods),
         (Section::HwModels, &q.hwmodels, hwmodels),
+        (Section::Teachers, &q.teachers, teachers),
     ] {
         if let Some(map) = map {
             apply_overrides(d, section, map, drafts);
@@ -698,7 +739,7 @@ fn apply_override(d: &mut Diags, field: &str, params: &ParamMap, draft: &mut Dra
     let mut seen = HashSet::new();
     for (key, v) in &params.0 {
         let f = format!("{field}.{}", key.value);
-        let Some(spec) = find_spec(d, draft.specs, key, &f) else {
+        let Some(spec) = find_spec(d, &draft.specs, key, &f) else {
             continue;
         };
         if !seen.insert(key.value.clone()) {
@@ -732,7 +773,7 @@ fn resolve_grid(d: &mut Diags, draft: &Draft, grid: &Grid) -> Vec<Params> {
     }
     let mut out = Vec::new();
     for given in grid.expand() {
-        match Params::resolve(draft.specs, &given) {
+        match Params::resolve(&draft.specs, &given) {
             Ok(p) => out.push(p),
             Err(e) => {
                 // Values were checked one by one already; this is a defensive net.
@@ -762,6 +803,50 @@ fn param_error_at(d: &mut Diags, draft: &Draft, e: &ParamError, prefix: &str) {
         None => (draft.loc, draft.field.clone()),
     };
     d.at(&loc, field, format!("{prefix}{e}"));
+}
+
+/// Every `teacher:` names a `teachers:` entry, and every teacher is one trained model (one
+/// point in each mode).
+fn check_teachers(
+    d: &mut Diags,
+    methods: &[Draft],
+    teachers: &[Draft],
+    raw: Option<&S<Vec<S<RawEntry>>>>,
+) {
+    for t in teachers.iter().filter(|t| t.ok) {
+        for (mode, points) in [("", &t.entry.full), (" in quick mode", &t.entry.quick)] {
+            if points.len() != 1 {
+                d.at(
+                    &t.loc,
+                    t.field.clone(),
+                    format!(
+                        "teacher `{}` has {} parameter points{mode}; a teacher is one trained model: give fixed values, not lists",
+                        t.entry.label,
+                        points.len()
+                    ),
+                );
+                break;
+            }
+        }
+    }
+    for m in methods {
+        let Some((label, loc)) = &m.teacher else {
+            continue;
+        };
+        if teachers.iter().any(|t| &t.entry.label == label) {
+            continue;
+        }
+        let message = if raw.is_none() {
+            format!("unknown teacher `{label}`: the suite has no `teachers:` section")
+        } else {
+            let labels: Vec<_> = teachers.iter().map(|t| t.entry.label.as_str()).collect();
+            format!(
+                "unknown teacher `{label}` (teachers are: {})",
+                labels.join(", ")
+            )
+        };
+        d.at(loc, format!("{}.teacher", m.field), message);
+    }
 }
 
 fn check_hw_build(d: &mut Diags, hwmodels: &[Draft], catalog: &Catalog) {

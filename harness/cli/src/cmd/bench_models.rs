@@ -220,7 +220,7 @@ fn build(suite: &Suite, args: &ModelsArgs) -> anyhow::Result<Vec<Network>> {
         }
         let name = execute::experiment_name(&e);
         eprintln!("compressing {name}");
-        let c = execute::compress(&e, &baselines[&key], splits, true, &Silent)
+        let c = execute::compress(&e, &baselines[&key], None, splits, true, &Silent)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("building {name}"))?;
         let net = networks

@@ -1,5 +1,6 @@
-//! CNN: conv3×3 1→16 pad 1 + ReLU + maxpool 2, conv3×3 16→32 pad 1 + ReLU + maxpool 2,
-//! FC 1568→128 + ReLU, FC 128→10.
+//! CNN: conv3×3 1→c1 pad 1 + ReLU + maxpool 2, conv3×3 c1→c2 pad 1 + ReLU + maxpool 2,
+//! FC c2·7·7→h + ReLU, FC h→10. The default widths (c1, c2, h) = (16, 32, 128) are the
+//! baseline CNN; [`ModelConfig`]'s width knobs make smaller students.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -12,22 +13,24 @@ use super::{GemmMut, GemmRef, relu};
 use crate::fused::max_pool2x2;
 use crate::hooks::{ConvGeom, TrainHooks};
 
-pub const CONV1: ConvGeom = ConvGeom {
-    in_channels: 1,
-    out_channels: 16,
-    kernel: 3,
-    stride: 1,
-    padding: 1,
-};
-pub const CONV2: ConvGeom = ConvGeom {
-    in_channels: 16,
-    out_channels: 32,
-    kernel: 3,
-    stride: 1,
-    padding: 1,
-};
+/// A 3×3, stride 1, pad 1 convolution.
+const fn conv3x3(in_channels: usize, out_channels: usize) -> ConvGeom {
+    ConvGeom {
+        in_channels,
+        out_channels,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    }
+}
+
+/// The default CNN's first convolution.
+pub const CONV1: ConvGeom = conv3x3(1, 16);
+/// The default CNN's second convolution.
+pub const CONV2: ConvGeom = conv3x3(16, 32);
+/// The default CNN's hidden units.
 pub const FC_HIDDEN: usize = 128;
-/// Flattened features after the second pool: 32 × 7 × 7, in (c, h, w) order.
+/// The default CNN's flattened features after the second pool: 32 × 7 × 7, in (c, h, w) order.
 pub const FLAT: usize = 32 * 7 * 7;
 
 #[derive(Module, Debug)]
@@ -37,46 +40,56 @@ pub struct Cnn {
     pub fc1: Dense,
     pub fc2: Dense,
     pub classes: usize,
+    pub conv1_channels: usize,
+    pub conv2_channels: usize,
+    pub fc_hidden: usize,
 }
 
 impl Cnn {
     pub fn new(cfg: &ModelConfig, device: &Device, rng: &mut Rng) -> Cnn {
+        let (c1, c2, h) = (cfg.conv1_channels, cfg.conv2_channels, cfg.fc_hidden);
+        let (g1, g2) = (conv3x3(1, c1), conv3x3(c1, c2));
+        let flat = c2 * (IMAGE_SIDE / 4) * (IMAGE_SIDE / 4);
         Cnn {
-            conv1: Conv::new(
-                CONV1.in_channels,
-                CONV1.out_channels,
-                CONV1.kernel,
-                device,
-                rng,
-            ),
-            conv2: Conv::new(
-                CONV2.in_channels,
-                CONV2.out_channels,
-                CONV2.kernel,
-                device,
-                rng,
-            ),
-            fc1: Dense::new(FLAT, FC_HIDDEN, device, rng),
-            fc2: Dense::new(FC_HIDDEN, cfg.classes, device, rng),
+            conv1: Conv::new(g1.in_channels, g1.out_channels, g1.kernel, device, rng),
+            conv2: Conv::new(g2.in_channels, g2.out_channels, g2.kernel, device, rng),
+            fc1: Dense::new(flat, h, device, rng),
+            fc2: Dense::new(h, cfg.classes, device, rng),
             classes: cfg.classes,
+            conv1_channels: c1,
+            conv2_channels: c2,
+            fc_hidden: h,
         }
+    }
+
+    fn geoms(&self) -> (ConvGeom, ConvGeom) {
+        (
+            conv3x3(1, self.conv1_channels),
+            conv3x3(self.conv1_channels, self.conv2_channels),
+        )
+    }
+
+    /// Flattened features after the second pool, in (c, h, w) order.
+    fn flat(&self) -> usize {
+        self.conv2_channels * (IMAGE_SIDE / 4) * (IMAGE_SIDE / 4)
     }
 
     pub fn gemm_layers(&self) -> Vec<GemmLayerInfo> {
         let s = IMAGE_SIDE;
+        let (g1, g2) = self.geoms();
         finish_layers(vec![
-            ("conv1".into(), GemmShape::Conv(CONV1), s * s, (s, s)),
+            ("conv1".into(), GemmShape::Conv(g1), s * s, (s, s)),
             (
                 "conv2".into(),
-                GemmShape::Conv(CONV2),
+                GemmShape::Conv(g2),
                 (s / 2) * (s / 2),
                 (s / 2, s / 2),
             ),
             (
                 "fc1".into(),
                 GemmShape::Linear {
-                    in_features: FLAT,
-                    out_features: FC_HIDDEN,
+                    in_features: self.flat(),
+                    out_features: self.fc_hidden,
                 },
                 1,
                 (1, 1),
@@ -84,7 +97,7 @@ impl Cnn {
             (
                 "fc2".into(),
                 GemmShape::Linear {
-                    in_features: FC_HIDDEN,
+                    in_features: self.fc_hidden,
                     out_features: self.classes,
                 },
                 1,
@@ -119,8 +132,9 @@ impl Cnn {
                 // backward on burn-flex.
                 max_pool2x2(y)
             };
-        let x = conv_block(x, &self.conv1, &CONV1, &layers[0], "conv1.relu");
-        let x = conv_block(x, &self.conv2, &CONV2, &layers[1], "conv2.relu");
+        let (g1, g2) = self.geoms();
+        let x = conv_block(x, &self.conv1, &g1, &layers[0], "conv1.relu");
+        let x = conv_block(x, &self.conv2, &g2, &layers[1], "conv2.relu");
         let [b, c, h, w] = x.dims();
         let x = x.reshape([b, c * h * w]);
         let x = relu(

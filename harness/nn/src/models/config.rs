@@ -35,7 +35,8 @@ impl ModelKind {
         match self {
             ModelKind::Mlp => "MLP 784-256-128-10, ReLU",
             ModelKind::Cnn => {
-                "CNN: conv3×3 1→16 +ReLU+maxpool2, conv3×3 16→32 +ReLU+maxpool2, FC 1568→128→10"
+                "CNN: conv3×3 1→16 +ReLU+maxpool2, conv3×3 16→32 +ReLU+maxpool2, FC 1568→128→10 \
+                 (widths are knobs)"
             }
             ModelKind::Vit => {
                 "tiny ViT: 4×4 patches (49 tokens), d=64, 4 pre-LN blocks, 4 heads, MLP ratio 2, exact GELU, \
@@ -56,8 +57,31 @@ impl ModelKind {
 
 /// The MLP has no knobs (its shape is the papers' baseline).
 pub const MLP_PARAMS: &[ParamSpec] = &[];
-/// The CNN has no knobs.
-pub const CNN_PARAMS: &[ParamSpec] = &[];
+/// The CNN's width knobs (defaults: the baseline CNN), so a several-times smaller student is a
+/// suite parameter.
+pub const CNN_PARAMS: &[ParamSpec] = &[
+    ParamSpec::int(
+        "conv1_channels",
+        16,
+        1,
+        256,
+        "output channels of the first 3×3 convolution",
+    ),
+    ParamSpec::int(
+        "conv2_channels",
+        32,
+        1,
+        256,
+        "output channels of the second 3×3 convolution",
+    ),
+    ParamSpec::int(
+        "fc_hidden",
+        128,
+        1,
+        4096,
+        "hidden units of the first fully connected layer",
+    ),
+];
 /// The tiny ViT's knobs.
 pub const VIT_PARAMS: &[ParamSpec] = &[
     ParamSpec::int(
@@ -95,6 +119,44 @@ pub struct ModelConfig {
     /// ViT only.
     #[serde(default = "default_patch")]
     pub patch: usize,
+    /// CNN only. Widths are serialized only when they differ from the default CNN's, so the
+    /// cache keys of configurations that existed before these knobs did are unchanged.
+    #[serde(
+        default = "default_conv1_channels",
+        skip_serializing_if = "is_default_conv1_channels"
+    )]
+    pub conv1_channels: usize,
+    /// CNN only.
+    #[serde(
+        default = "default_conv2_channels",
+        skip_serializing_if = "is_default_conv2_channels"
+    )]
+    pub conv2_channels: usize,
+    /// CNN only.
+    #[serde(
+        default = "default_fc_hidden",
+        skip_serializing_if = "is_default_fc_hidden"
+    )]
+    pub fc_hidden: usize,
+}
+
+fn default_conv1_channels() -> usize {
+    16
+}
+fn default_conv2_channels() -> usize {
+    32
+}
+fn default_fc_hidden() -> usize {
+    128
+}
+fn is_default_conv1_channels(v: &usize) -> bool {
+    *v == default_conv1_channels()
+}
+fn is_default_conv2_channels(v: &usize) -> bool {
+    *v == default_conv2_channels()
+}
+fn is_default_fc_hidden(v: &usize) -> bool {
+    *v == default_fc_hidden()
 }
 
 fn default_classes() -> usize {
@@ -130,6 +192,9 @@ impl ModelConfig {
             heads: default_heads(),
             mlp_ratio: default_mlp_ratio(),
             patch: default_patch(),
+            conv1_channels: default_conv1_channels(),
+            conv2_channels: default_conv2_channels(),
+            fc_hidden: default_fc_hidden(),
         }
     }
 
@@ -156,6 +221,12 @@ impl ModelConfig {
             c.mlp_ratio = get("mlp_ratio").unwrap_or(c.mlp_ratio);
             c.patch = get("patch").unwrap_or(c.patch);
         }
+        if kind == ModelKind::Cnn {
+            let get = |n: &str| params.get(n).map(|_| params.int(n) as usize);
+            c.conv1_channels = get("conv1_channels").unwrap_or(c.conv1_channels);
+            c.conv2_channels = get("conv2_channels").unwrap_or(c.conv2_channels);
+            c.fc_hidden = get("fc_hidden").unwrap_or(c.fc_hidden);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -173,6 +244,17 @@ impl ModelConfig {
                 "classes",
                 format!("{} classes; need at least 2", self.classes),
             );
+        }
+        if self.kind == ModelKind::Cnn {
+            for (name, v) in [
+                ("conv1_channels", self.conv1_channels),
+                ("conv2_channels", self.conv2_channels),
+                ("fc_hidden", self.fc_hidden),
+            ] {
+                if v == 0 {
+                    return bad(name, format!("{name} is 0; need at least 1"));
+                }
+            }
         }
         if self.kind == ModelKind::Vit {
             if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
@@ -218,6 +300,11 @@ impl ModelConfig {
             knob("heads", self.heads, d.heads);
             knob("mlp_ratio", self.mlp_ratio, d.mlp_ratio);
             knob("patch", self.patch, d.patch);
+        }
+        if self.kind == ModelKind::Cnn {
+            knob("conv1_channels", self.conv1_channels, d.conv1_channels);
+            knob("conv2_channels", self.conv2_channels, d.conv2_channels);
+            knob("fc_hidden", self.fc_hidden, d.fc_hidden);
         }
         if parts.is_empty() {
             self.kind.name().to_string()

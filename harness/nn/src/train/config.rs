@@ -48,6 +48,11 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Set by [`TrainConfig::quick`]; reported so nobody mistakes a quick number for a real one.
     pub quick: bool,
+    /// Distill from this teacher in [`crate::train::fit`] (set by the runner for a method entry
+    /// that names a teacher). Not serialized: a baseline never has one, so cache keys are
+    /// unchanged; an experiment's teacher is part of its own id.
+    #[serde(skip)]
+    pub teacher: Option<crate::distill::Teacher>,
 }
 
 impl Default for TrainConfig {
@@ -66,6 +71,7 @@ impl Default for TrainConfig {
             batch_shards: 2,
             threads: 0,
             quick: false,
+            teacher: None,
         }
     }
 }

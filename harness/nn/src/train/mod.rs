@@ -124,9 +124,21 @@ where
     M: Module + 'static,
 {
     with_threads(cfg.threads, move || {
-        fit_inner(module, cfg, data, device, seed, &loss, log)
+        fit_inner(
+            module,
+            cfg,
+            data,
+            device,
+            seed,
+            &|m: &M, x, y, _: &[usize]| loss(m, x, y),
+            log,
+        )
     })
 }
+
+/// A loss that also sees the batch's example indices (to gather per-example constants such as
+/// cached teacher logits).
+type IndexedLoss<'a, M> = dyn Fn(&M, Tensor<4>, Tensor<1, Int>, &[usize]) -> Tensor<1> + Sync + 'a;
 
 fn fit_inner<M: Module + 'static>(
     module: M,
@@ -134,7 +146,7 @@ fn fit_inner<M: Module + 'static>(
     data: &ImageSplit,
     device: &Device,
     seed: u64,
-    loss: &(dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1> + Sync),
+    loss: &IndexedLoss<'_, M>,
     log: &(dyn Fn(&str) + Sync),
 ) -> (M, TrainLog) {
     let ad = device.clone().autodiff();
@@ -206,7 +218,7 @@ fn sharded_gradients<M: Module + 'static>(
     shards: usize,
     data: &ImageSplit,
     device: &Device,
-    loss: &(dyn Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1> + Sync),
+    loss: &IndexedLoss<'_, M>,
 ) -> (GradientsParams, f64) {
     use rayon::prelude::*;
     let shards = shards.clamp(1, idx.len().max(1));
@@ -226,7 +238,7 @@ fn sharded_gradients<M: Module + 'static>(
         .into_par_iter()
         .map(|(module, a, b)| {
             let (x, y) = batch_tensors(data, &idx[a..b], device);
-            let l = loss(&module, x, y).mul_scalar((b - a) as f32 / n as f32);
+            let l = loss(&module, x, y, &idx[a..b]).mul_scalar((b - a) as f32 / n as f32);
             let grads = GradientsParams::from_grads(l.backward(), &module);
             (grads, l.into_scalar::<f32>() as f64)
         })
@@ -240,7 +252,10 @@ fn sharded_gradients<M: Module + 'static>(
     (acc.grads(), total)
 }
 
-/// [`fit_with_loss`] with cross-entropy (and `cfg.label_smoothing`) over `forward`'s logits.
+/// [`fit_with_loss`] with cross-entropy (and `cfg.label_smoothing`) over `forward`'s logits,
+/// or, when `cfg.teacher` is set, Hinton's distillation loss against the teacher
+/// ([`crate::distill`]; label smoothing then applies to neither term). This is the shared
+/// fine-tuning path: a method that trains through `fit` accepts a teacher without code of its own.
 pub fn fit<M>(
     module: M,
     cfg: &TrainConfig,
@@ -254,15 +269,46 @@ where
     M: Module + 'static,
 {
     let eps = cfg.label_smoothing;
-    fit_with_loss(
-        module,
-        cfg,
-        data,
-        device,
-        seed,
-        move |m, x, y| cross_entropy(forward(m, x), y, eps),
-        log,
-    )
+    let Some(teacher) = cfg.teacher.clone() else {
+        return fit_with_loss(
+            module,
+            cfg,
+            data,
+            device,
+            seed,
+            move |m, x, y| cross_entropy(forward(m, x), y, eps),
+            log,
+        );
+    };
+    let n = cfg.train_subset.map_or(data.len(), |s| s.min(data.len()));
+    let table = with_threads(cfg.threads, || teacher.logits_for(data, n));
+    let table = match table {
+        Ok(t) => t,
+        // Only a teacher built for other images fails here; the runner checks shapes before
+        // training, so this is a programming error.
+        Err(e) => panic!("{e}"),
+    };
+    log(&format!(
+        "distilling from teacher `{}` (T = {}, λ = {})",
+        teacher.label, teacher.temperature, teacher.lambda
+    ));
+    let (t, lambda) = (teacher.temperature as f32, teacher.lambda as f32);
+    let ad = device.clone().autodiff();
+    with_threads(cfg.threads, move || {
+        fit_inner(
+            module,
+            cfg,
+            data,
+            device,
+            seed,
+            &|m: &M, x, y, idx: &[usize]| {
+                let student = forward(m, x);
+                let teacher_logits = teacher.gather(&table, idx, &ad).detach();
+                crate::distill::hinton_kd_loss(student, teacher_logits, y, t, lambda)
+            },
+            log,
+        )
+    })
 }
 
 /// [`fit`] of a float [`Network`] through [`DenseHooks`]: how baselines (and tests' trained

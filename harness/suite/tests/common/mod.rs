@@ -15,6 +15,10 @@ pub const PTQ: &[ParamSpec] = &[
     ParamSpec::choice("calib", "minmax", &["minmax", "mse"], "calibration"),
     ParamSpec::bool("per_channel", true, "per-channel"),
 ];
+pub const TEACHER: &[ParamSpec] = &[
+    ParamSpec::float("kd_temperature", 4.0, 0.1, 100.0, "temperature"),
+    ParamSpec::float("kd_lambda", 0.9, 0.0, 1.0, "weight of the soft term"),
+];
 pub const SYSTOLIC: &[ParamSpec] = &[
     ParamSpec::int("rows", 16, 1, 1024, "array rows"),
     ParamSpec::int("cols", 16, 1, 1024, "array cols"),
@@ -77,6 +81,7 @@ pub fn catalog() -> Catalog<'static> {
             PluginInfo::new("fashion-mnist", "real", &[]),
         ],
         hwmodels: vec![&SYSTOLIC_MODEL],
+        teacher_params: TEACHER,
     }
 }
 
