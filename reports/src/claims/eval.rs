@@ -407,8 +407,15 @@ fn summarize(check: &Check, rule: &Rule, pieces: &[Piece], _t: &ConfigTable) -> 
         Verdict::NotRun,
     ] {
         let n = count(v);
+        let words = match (v, n) {
+            (Verdict::Holds, 1) => "holds",
+            (Verdict::Holds, _) => "hold",
+            (Verdict::Fails, 1) => "does not hold",
+            (Verdict::Fails, _) => "do not hold",
+            _ => v.words(),
+        };
         if n > 0 {
-            parts.push(format!("{n} {}", v.words()));
+            parts.push(format!("{n} {words}"));
         }
     }
     let noun = match check {
@@ -462,10 +469,14 @@ fn range(
         return Err(no_rows(&c.metric, &filters));
     }
     let filtered = merged(&c.filter, &ev.filter);
+    // A model-side value does not depend on the hardware it was priced on, and model
+    // parameters only restate the model: neither names the configuration.
+    let quiet = |k: &str| model_side(&c.metric) && (hardware_key(k) || k.starts_with("p_model_"));
     let skip: Vec<&str> = filtered
         .keys()
         .map(|k| k.as_str())
         .chain(["paper"])
+        .chain(t.keys.iter().map(String::as_str).filter(|k| quiet(k)))
         .collect();
     let names = t.describe(&rows, &skip);
     let mut out = Vec::new();

@@ -55,7 +55,7 @@ fn range_checks_every_configuration_and_one_outlier_fails_all() {
         .collect();
     assert_eq!(failing, ["v=8 c=16", "v=4 c=8"]);
     assert!(e.ours.contains("0.60 pp to 4.90 pp"), "{}", e.ours);
-    assert!(e.ours.contains("3 holds, 2 does not hold"), "{}", e.ours);
+    assert!(e.ours.contains("3 hold, 2 do not hold"), "{}", e.ours);
     // `any`: one configuration in range is enough.
     let e = eval_on(
         &drops(),
