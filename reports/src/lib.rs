@@ -9,7 +9,7 @@
 //! ```text
 //! <out_dir>/report.md        pipe tables, figures linked as figures/*.svg   (Format::Markdown)
 //! <out_dir>/report.html      one self-contained file, SVG inlined           (Format::Html)
-//! <out_dir>/claims.json      [{"id","paper","claim","ours","holds"}]        (always)
+//! <out_dir>/claims.json      [{"id","paper","section","claim","source","paper_number","ours","rule","noise","verdict","holds","evidence"}] (always)
 //! <out_dir>/figures/*.svg    one file per chart                             (always)
 //! ```
 //!
@@ -157,9 +157,12 @@ pub fn render_many(
 
     let papers = distinct_papers(&table);
     let (references, missing) = claims::load_references(references_dir, &papers)?;
+    let ctx = claims::EvalContext {
+        test_examples: results.test_examples(),
+    };
     let outcomes: Vec<ClaimOutcome> = references
         .iter()
-        .flat_map(|r| claims::check_reference(r, &table))
+        .flat_map(|r| claims::check_reference(r, &table, &ctx))
         .collect();
     let summary = ClaimsSummary::of(&outcomes);
     let figures = charts::all(&table)?;

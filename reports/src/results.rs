@@ -65,6 +65,21 @@ pub struct Results {
 }
 
 impl Results {
+    /// The smallest test-set size any run's env.json reports (`datasets.*.test_examples`):
+    /// what a test-set standard error is sized at.
+    pub fn test_examples(&self) -> Option<usize> {
+        self.runs
+            .iter()
+            .filter_map(|r| r.env.as_ref()?.get("datasets")?.as_object().cloned())
+            .flat_map(|d| {
+                d.values()
+                    .filter_map(|v| v.get("test_examples")?.as_u64())
+                    .collect::<Vec<_>>()
+            })
+            .min()
+            .map(|n| n as usize)
+    }
+
     /// True when any run is a `--quick` run (env.json or the rows' `quick` column).
     pub fn quick(&self) -> bool {
         self.runs.iter().any(Run::quick)
@@ -107,11 +122,21 @@ fn read_env(dir: &Path) -> Result<Option<serde_json::Map<String, serde_json::Val
     }
 }
 
+/// `rows.parquet`, or `rows.csv` when there is no parquet file (committed samples keep only
+/// the CSV).
 fn read_rows(dir: &Path) -> Result<DataFrame, ReportError> {
     let path = dir.join("rows.parquet");
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let csv = dir.join("rows.csv");
+            if csv.is_file() {
+                return CsvReadOptions::default()
+                    .with_infer_schema_length(None)
+                    .try_into_reader_with_file_path(Some(csv.clone()))
+                    .and_then(|r| r.finish())
+                    .map_err(|e| ReportError::table(csv, e));
+            }
             return Err(ReportError::NoResults {
                 path: dir.to_path_buf(),
             });
@@ -160,6 +185,8 @@ pub struct Stat {
     pub mean: f64,
     /// `None` with fewer than two non-null values.
     pub ci95: Option<f64>,
+    /// Sample standard deviation (ddof 1); `None` with fewer than two non-null values.
+    pub std: Option<f64>,
     pub n: usize,
 }
 
@@ -298,6 +325,7 @@ pub fn aggregate(rows: &DataFrame) -> PolarsResult<ConfigTable> {
                         Some(mean) if n > 0 && mean.is_finite() => Some(Stat {
                             mean,
                             ci95: std[r].and_then(|s| stats::ci95(s, n)),
+                            std: std[r].filter(|s| n >= 2 && s.is_finite()),
                             n,
                         }),
                         _ => None,

@@ -33,9 +33,43 @@ pub fn mean_ci(xs: &[f64]) -> (f64, Option<f64>) {
     (mean, ci95(var.sqrt(), n))
 }
 
+/// Welch's two-sample t-test at 95 % (two-sided) from two samples' means, sample standard
+/// deviations and sizes (each ≥ 2): true when the means differ significantly. Two samples with
+/// no spread differ exactly when their means do.
+pub fn welch_differs(a: (f64, f64, usize), b: (f64, f64, usize)) -> bool {
+    let (ma, sa, na) = a;
+    let (mb, sb, nb) = b;
+    if na < 2 || nb < 2 {
+        return false;
+    }
+    let va = sa * sa / na as f64;
+    let vb = sb * sb / nb as f64;
+    let se = (va + vb).sqrt();
+    let d = (mb - ma).abs();
+    if se == 0.0 {
+        return d > 0.0;
+    }
+    // Welch–Satterthwaite degrees of freedom, rounded down (conservative).
+    let df = (va + vb).powi(2) / (va * va / (na - 1) as f64 + vb * vb / (nb - 1) as f64);
+    d / se > t975((df.floor() as usize).max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn welch_needs_a_clear_gap_for_two_seeds() {
+        // Two seeds each: df ≈ 2, t ≈ 4.3: a 0.23 pp gap with 0.2 pp spread is noise.
+        assert!(!welch_differs((2.2, 0.2, 2), (2.43, 0.2, 2)));
+        assert!(welch_differs((2.2, 0.01, 2), (3.2, 0.01, 2)));
+        assert!(welch_differs((1.0, 0.0, 2), (1.5, 0.0, 2)));
+        assert!(!welch_differs((1.0, 0.0, 2), (1.0, 0.0, 2)));
+        assert!(
+            !welch_differs((1.0, 0.0, 1), (5.0, 0.0, 2)),
+            "needs two per side"
+        );
+    }
 
     #[test]
     fn ci_of_three_values() {

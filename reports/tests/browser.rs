@@ -136,19 +136,28 @@ fn report_html_renders_in_chromium() {
     // The page must show the verdicts the library computed (the fixture's claims are checked
     // against suites/references, so the counts follow that file).
     let s = out.summary;
-    assert!(s.holds > 0 && s.holds < s.holds + s.fails + s.not_run);
-    let headline = format!(
-        "Paper vs reproduced: {} of {} claims hold",
-        s.holds,
-        s.holds + s.fails + s.not_run
-    );
+    assert!(s.claims.holds > 0 && s.claims.holds < s.claims.total());
+    let headline = format!("Paper vs reproduced: {s}");
     assert!(dom.contains(&headline), "missing `{headline}` in {dom}");
     assert!(dom.contains(r#"id="quick-banner""#));
-    // One claims table per paper with a reference file: lut-dla and survey.
-    assert_eq!(dom.matches("<table class=\"claims sortable\"").count(), 2);
+    // A published-claims table per paper with a reference file (lut-dla and survey), and an
+    // expectations table for lut-dla.
+    assert_eq!(
+        dom.matches("<table class=\"claims claims sortable\"")
+            .count(),
+        2
+    );
+    assert_eq!(
+        dom.matches("<table class=\"claims expectations sortable\"")
+            .count(),
+        1
+    );
     // lut-dla-fixture: accuracy table + hardware table; survey-fixture: one table.
     assert_eq!(dom.matches("<table class=\"results sortable\"").count(), 3);
     assert_eq!(dom.matches("<svg").count(), out.figures.len());
-    assert_eq!(dom.matches("<tr class=\"holds\"").count(), s.holds);
+    assert_eq!(
+        dom.matches("<tr class=\"holds\"").count(),
+        s.claims.holds + s.expectations.holds
+    );
     assert!(dom.contains("<figcaption>"));
 }

@@ -32,6 +32,16 @@ impl Environment {
 /// `git rev-parse HEAD` of the working directory (with `-dirty` when it has changes), or
 /// `unknown` outside a repository or without git.
 fn git_hash() -> String {
+    match git_commit() {
+        Some((h, true)) => format!("{h}-dirty"),
+        Some((h, false)) => h,
+        None => "unknown".to_string(),
+    }
+}
+
+/// `git rev-parse HEAD` of the working directory and whether tracked files have uncommitted
+/// changes; `None` outside a repository or without git.
+pub fn git_commit() -> Option<(String, bool)> {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -45,9 +55,9 @@ fn git_hash() -> String {
         Some(h) if !h.is_empty() => {
             let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty());
-            if dirty { format!("{h}-dirty") } else { h }
+            Some((h, dirty))
         }
-        _ => "unknown".to_string(),
+        _ => None,
     }
 }
 

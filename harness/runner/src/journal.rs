@@ -59,8 +59,28 @@ pub struct Record {
     pub method_params: Params,
     /// RFC 3339 UTC, when the experiment finished.
     pub timestamp: String,
+    /// The commit whose code computed this experiment (`git rev-parse HEAD` when the run
+    /// started); `None` outside a git checkout and in journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Whether the work tree had uncommitted changes to tracked files when the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
     #[serde(flatten)]
     pub outcome: Outcome,
+}
+
+impl Record {
+    /// The `git_hash` cell of this experiment's rows: its commit, `-dirty` when the work tree
+    /// had changes, `unknown` when not recorded (never the HEAD at table time, which may be
+    /// a later commit than the one that computed a cached experiment).
+    pub fn provenance(&self) -> String {
+        match (&self.commit, self.dirty) {
+            (Some(c), Some(true)) => format!("{c}-dirty"),
+            (Some(c), _) => c.clone(),
+            (None, _) => "unknown".to_string(),
+        }
+    }
 }
 
 /// Read every complete record; unreadable lines (a torn last line) are counted and skipped.

@@ -261,6 +261,8 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         hw_batches: &plan.hw_batches,
     });
 
+    // Provenance: the code that computes this run's experiments is the checkout as it is now.
+    let commit = env::git_commit();
     let journal = journal::Journal::open(out).map_err(io_err(out))?;
     std::fs::create_dir_all(&opts.cache_dir).map_err(io_err(&opts.cache_dir))?;
     let mut fresh: HashMap<String, Record> = HashMap::new();
@@ -329,6 +331,8 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
             },
             method_params: execute::journaled_method_params(e),
             timestamp: env::now_rfc3339(),
+            commit: commit.as_ref().map(|(h, _)| h.clone()),
+            dirty: commit.as_ref().map(|(_, d)| *d),
             outcome,
         };
         // Journaled (and flushed) the moment it exists: a kill after this keeps it.
@@ -448,6 +452,7 @@ fn write_env(
         "suite": suite.name,
         "paper": suite.paper,
         "suite_file": suite.file,
+        "description": suite.description,
         "run": plan.settings.run_name(),
         "mode": plan.settings.mode.name(),
         "quick": plan.settings.quick(),

@@ -201,7 +201,8 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
     }
 
     let env = ctx.env;
-    cols.push(str_col("git_hash", &|_| env.git_hash.clone()));
+    // Each row carries the commit that computed its experiment (a cached one may predate HEAD).
+    cols.push(str_col("git_hash", &|r| r.record.provenance()));
     cols.push(str_col("rustc", &|_| env.rustc.clone()));
     cols.push(str_col("cpu", &|_| env.cpu.clone()));
     cols.push(Column::new("threads".into(), vec![env.threads; n]));

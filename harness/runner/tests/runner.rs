@@ -370,6 +370,29 @@ fn table_has_the_schema_columns_in_order() {
         df.column("p_method_bits").unwrap().dtype(),
         &polars::prelude::DataType::Int64
     );
+    // Provenance: each row carries the commit that computed its experiment (records 0 and 2:
+    // clean), not the HEAD of the environment building the table ("abc").
+    let hashes: Vec<&str> = df
+        .column("git_hash")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(hashes, ["commit0", "commit0", "commit2", "commit2"]);
+}
+
+#[test]
+fn provenance_marks_dirty_and_unrecorded_commits() {
+    let mut r = record(1, "a", true);
+    assert_eq!(r.provenance(), "commit1-dirty");
+    // A journal line written before provenance was recorded reads back as unknown.
+    r.commit = None;
+    r.dirty = None;
+    let line = serde_json::to_string(&r).unwrap();
+    assert!(!line.contains("commit"), "{line}");
+    let back: Record = serde_json::from_str(&line).unwrap();
+    assert_eq!(back.provenance(), "unknown");
 }
 
 #[test]

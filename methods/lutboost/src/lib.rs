@@ -7,6 +7,7 @@
 //! * [`layer`]: the trainable LUT layer (hooks + parameters module); [`soft`] and [`fused`]:
 //!   its soft path's distances as one burn op with a fused backward;
 //! * [`stages`], [`method`]: the four LUTBoost stages and the `lutboost` method;
+//! * [`measured`]: bits per activation and per weight, measured on the deployed model;
 //! * [`bench`]: `compbench bench kernels` rows.
 //!
 //! The crate's code map and invariants follow (from its ARCHITECTURE.md).
@@ -18,6 +19,7 @@ pub mod fused;
 pub mod kernel;
 pub mod kmeans;
 pub mod layer;
+pub mod measured;
 pub mod method;
 pub mod metric;
 pub mod soft;

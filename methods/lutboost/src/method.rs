@@ -471,10 +471,16 @@ impl Method for LutBoost {
             "converted_mac_fraction".into(),
             macs_conv / macs_all.max(1.0),
         );
-        metrics.insert(
-            "bits_per_activation".into(),
-            (s.c as f64).log2() / s.v as f64,
-        );
+        // Measured on what was deployed: the index bits the LUT layers' encoders emit per
+        // activation element (conv layers at their own v_conv), and the bits the kernels store
+        // (tables, centroids, dense weights) per float weight.
+        let workload = deployed.workload(1);
+        if let Some(b) = crate::measured::bits_per_activation(&workload) {
+            metrics.insert("bits_per_activation".into(), b);
+        }
+        if let Some(b) = crate::measured::bits_per_weight(&deployed) {
+            metrics.insert("bits_per_weight".into(), b);
+        }
         let taus: Vec<f64> = trained.values().map(|(_, t)| *t as f64).collect();
         metrics.insert(
             "tau_mean".into(),

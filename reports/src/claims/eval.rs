@@ -1,26 +1,114 @@
-//! Evaluating a claim's check against the configuration table.
+//! Evaluating an entry's check on the configuration table: one [`Piece`] of evidence per
+//! configuration (range, ratio) or per matched setting (ordering, trend), each with its own
+//! verdict, combined by the entry's [`Rule`].
+//!
+//! Noise: a comparison counts only when it is at least the check's `min_effect` and, when both
+//! sides have ≥ 2 seeds, Welch's t-test finds it significant at 95 %; otherwise it is
+//! inconclusive. A range or ratio value within the noise of a bound is inconclusive too.
 
-use crate::metrics::{Side, format_value, info, label};
-use crate::results::{ConfigTable, hardware_key, short_key};
+use serde::Serialize;
+
+use crate::metrics::{Side, format_value, info, label, sig3};
+use crate::results::{ConfigTable, Stat, hardware_key, short_key};
+use crate::stats::welch_differs;
 
 use super::schema::{
-    Aggregate, Check, Direction, Filter, OrderingCheck, RangeCheck, RatioCheck, TrendCheck,
-    TrendDirection, describe_filter,
+    Check, Direction, Evidence, Filter, FilterValue, MinEffect, OrderingCheck, RangeCheck,
+    RatioCheck, Rule, TrendCheck, TrendDirection, describe_filter, merged,
 };
 
-/// The verdict of one check: what we measured, and whether the claim holds (`None`: not run).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    pub ours: String,
-    pub holds: Option<bool>,
+/// The four verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Holds,
+    /// "does not hold".
+    Fails,
+    /// Inside the noise (seeds, test-set size) or below the stated minimum effect.
+    Inconclusive,
+    /// A column is missing or a filter selects nothing.
+    NotRun,
 }
 
 impl Verdict {
-    fn not_run(why: impl Into<String>) -> Self {
-        Verdict {
-            ours: why.into(),
-            holds: None,
+    /// The words a report prints.
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "does not hold",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotRun => "not run",
         }
+    }
+}
+
+/// Every piece holds: one that does not hold fails the whole; all not run is not run; any
+/// other mix (inconclusive or not-run pieces beside holding ones) is inconclusive.
+pub fn combine_all(vs: &[Verdict]) -> Verdict {
+    if vs.is_empty() || vs.iter().all(|v| *v == Verdict::NotRun) {
+        Verdict::NotRun
+    } else if vs.contains(&Verdict::Fails) {
+        Verdict::Fails
+    } else if vs.iter().all(|v| *v == Verdict::Holds) {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+/// One piece holds: holds; else one inconclusive: inconclusive; else one fails: fails.
+pub fn combine_any(vs: &[Verdict]) -> Verdict {
+    for v in [Verdict::Holds, Verdict::Inconclusive, Verdict::Fails] {
+        if vs.contains(&v) {
+            return v;
+        }
+    }
+    Verdict::NotRun
+}
+
+/// One piece of evidence: a configuration (range, ratio) or a matched setting (ordering,
+/// trend).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Piece {
+    /// Which rows: the evidence's filter and the configuration or setting.
+    pub selection: String,
+    /// The paper's number (the entry's).
+    pub paper: String,
+    pub ours: String,
+    pub verdict: Verdict,
+    /// False for pieces outside an `at:` operating point: shown, but not deciding.
+    pub decides: bool,
+    /// A configuration of the piece (the first), for `at:` matching.
+    #[serde(skip)]
+    pub row: Option<usize>,
+}
+
+/// What [`evaluate`] found: the pieces and the verdict under the rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub pieces: Vec<Piece>,
+    pub verdict: Verdict,
+    /// A one-line summary of our numbers.
+    pub ours: String,
+    /// The noise rule in words (`min effect 1 SE at 2000 test images`), empty when exact.
+    pub noise: String,
+}
+
+/// Run-wide facts a check needs beyond the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EvalContext {
+    /// Test images accuracy was measured on (env.json), for `{standard_errors: k}`.
+    pub test_examples: Option<usize>,
+}
+
+fn not_run_piece(selection: String, paper: &str, why: String) -> Piece {
+    Piece {
+        selection,
+        paper: paper.to_string(),
+        ours: why,
+        verdict: Verdict::NotRun,
+        decides: true,
+        row: None,
     }
 }
 
@@ -47,16 +135,23 @@ fn select(table: &ConfigTable, filters: &[&Filter]) -> Result<Vec<usize>, String
         .collect())
 }
 
+/// True when row `r` matches `filter` (a missing column never matches).
+fn row_matches(t: &ConfigTable, r: usize, filter: &Filter) -> bool {
+    filter.iter().all(|(column, allowed)| {
+        t.key(r, column)
+            .is_some_and(|cell| allowed.values().iter().any(|a| a.matches(cell)))
+    })
+}
+
 /// True for metrics of the compressed model (accuracy, bits, `method_*`): the same on every
-/// row of an experiment, whatever hardware design or pricing batch (`hw_batch`) it was priced at.
+/// row of an experiment, whatever hardware design or pricing batch it was priced at.
 fn model_side(metric: &str) -> bool {
     info(metric).side == Side::Model
 }
 
 /// For a model-side `metric`, keeps the first of `rows` per model-side configuration (rows
 /// differing only in hardware keys other than `keep` are one experiment priced several
-/// times: counting each would multiply "over N configurations" by the number of designs and
-/// batches). Hardware metrics keep every row.
+/// times). Hardware metrics keep every row.
 fn one_per_experiment(
     t: &ConfigTable,
     rows: Vec<usize>,
@@ -70,30 +165,447 @@ fn one_per_experiment(
     }
 }
 
-/// Per-configuration means of `metric` over `rows` (configurations without the metric drop out).
-fn means(table: &ConfigTable, rows: &[usize], metric: &str) -> Vec<f64> {
-    rows.iter()
-        .filter_map(|&r| table.stat(r, metric).map(|s| s.mean))
-        .collect()
+fn no_rows(metric: &str, filters: &[&Filter]) -> String {
+    let parts: Vec<String> = filters
+        .iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| describe_filter(f))
+        .collect();
+    let what = if parts.is_empty() {
+        "all rows".to_string()
+    } else {
+        parts.join(", ")
+    };
+    format!("not run: no `{metric}` values for {what}")
 }
 
-/// Restricts `rows` to like-for-like comparisons along key column `k`: a row's *setting* is its
-/// other key values (without the hardware keys when `model_side`: a model-side metric does not
-/// depend on them, and a design specialized per network, like the LUT accelerator's, would
-/// otherwise make every level its own setting); only settings that ran every level of `k` seen
-/// in `rows` are kept. Returns the kept rows and (kept settings, all settings), or `Err` when
-/// no setting is complete.
-fn matched(
+/// The noise margin of a comparison in the metric's stored unit: the check's `min_effect`, a
+/// test-set standard error sized at accuracy `p` (a fraction).
+fn margin(me: Option<MinEffect>, metric: &str, p: f64, ctx: &EvalContext) -> Result<f64, String> {
+    match me {
+        None => Ok(0.0),
+        Some(MinEffect::Value(x)) => Ok(x),
+        Some(MinEffect::TestSet { standard_errors }) => {
+            let n = ctx.test_examples.ok_or_else(|| {
+                "not run: the test-set size is unknown (env.json has no test_examples)".to_string()
+            })?;
+            let p = if p.is_finite() {
+                p.clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            let se = (p * (1.0 - p) / n.max(1) as f64).sqrt() * standard_errors;
+            Ok(if metric == "accuracy_drop" {
+                se * 100.0
+            } else {
+                se
+            })
+        }
+    }
+}
+
+/// The noise rule in words.
+fn noise_words(me: Option<MinEffect>, metric: &str, ctx: &EvalContext) -> String {
+    match me {
+        None | Some(MinEffect::Value(0.0)) => String::new(),
+        Some(MinEffect::Value(x)) => format!("min effect {}", format_value(metric, x)),
+        Some(MinEffect::TestSet { standard_errors }) => {
+            let n = ctx
+                .test_examples
+                .map_or("unknown".to_string(), |n| n.to_string());
+            format!("min effect {standard_errors} SE of an accuracy at {n} test images")
+        }
+    }
+}
+
+/// Mean accuracy (a fraction) of rows, for sizing a test-set standard error: the `accuracy`
+/// column, else 1 − drop/100, else 0.5 (the largest error).
+fn accuracy_of(t: &ConfigTable, rows: &[usize]) -> f64 {
+    let xs: Vec<f64> = rows
+        .iter()
+        .filter_map(|&r| {
+            t.stat(r, "accuracy").map(|s| s.mean).or_else(|| {
+                t.stat(r, "baseline_accuracy")
+                    .zip(t.stat(r, "accuracy_drop"))
+                    .map(|(b, d)| b.mean - d.mean / 100.0)
+            })
+        })
+        .collect();
+    if xs.is_empty() {
+        0.5
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
+}
+
+/// Compares `b` against `a`: the claimed direction is `sign · (b − a) > 0`.
+fn compare(a: Stat, b: Stat, sign: f64, m: f64) -> Verdict {
+    let d = sign * (b.mean - a.mean);
+    let significant = match (a.std, b.std) {
+        (Some(sa), Some(sb)) if a.n >= 2 && b.n >= 2 => {
+            welch_differs((a.mean, sa, a.n), (b.mean, sb, b.n))
+        }
+        _ => true,
+    };
+    if significant && d > 0.0 && d >= m {
+        Verdict::Holds
+    } else if significant && d < 0.0 && -d >= m {
+        Verdict::Fails
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+/// `x` (with its CI over seeds) against `[min, max]` with noise margin `m`.
+fn in_range(x: Stat, min: Option<f64>, max: Option<f64>, m: f64) -> Verdict {
+    let noise = m.max(x.ci95.unwrap_or(0.0));
+    let out = [min.map(|lo| lo - x.mean), max.map(|hi| x.mean - hi)]
+        .into_iter()
+        .flatten()
+        .fold(f64::NEG_INFINITY, f64::max);
+    if out > noise {
+        Verdict::Fails
+    } else if out <= -noise {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "✓",
+        Verdict::Fails => "✗",
+        Verdict::Inconclusive => "≈",
+        Verdict::NotRun => "–",
+    }
+}
+
+/// Evaluates the entry's `check` over each of its `evidence` selections, restricted to rows
+/// matching `scope` (the paper's rows), and combines the pieces by `rule`.
+pub fn evaluate(
+    check: &Check,
+    evidence: &[Evidence],
+    rule: &Rule,
+    paper: &str,
+    table: &ConfigTable,
+    scope: &Filter,
+    ctx: &EvalContext,
+) -> Evaluation {
+    let default = [Evidence::default()];
+    let evidence = if evidence.is_empty() {
+        &default[..]
+    } else {
+        evidence
+    };
+    let multi = evidence.len() > 1;
+    let mut pieces = Vec::new();
+    for ev in evidence {
+        let prefix = if ev.filter.is_empty() && ev.denominator.is_none() && ev.order.is_none() {
+            String::new()
+        } else {
+            let mut p = if ev.filter.is_empty() {
+                String::new()
+            } else {
+                describe_filter(&ev.filter)
+            };
+            if let Some(o) = &ev.order {
+                let o: Vec<String> = o.iter().map(ToString::to_string).collect();
+                let o = o.join(" vs ");
+                p = if p.is_empty() { o } else { format!("{p}; {o}") };
+            }
+            if let Some(d) = &ev.denominator {
+                p = if p.is_empty() {
+                    format!("vs {}", describe_filter(d))
+                } else {
+                    format!("{p} vs {}", describe_filter(d))
+                };
+            }
+            p
+        };
+        let got = if table.metric_index(check.metric()).is_none() {
+            Err(format!(
+                "not run: no column `{}` in the results",
+                check.metric()
+            ))
+        } else {
+            match check {
+                Check::Range(c) => range(c, ev, paper, table, scope, ctx),
+                Check::Ratio(c) => ratio(c, ev, paper, table, scope, ctx),
+                Check::Ordering(c) => ordering(c, ev, paper, table, scope, ctx),
+                Check::Trend(c) => trend(c, ev, paper, table, scope, ctx),
+            }
+        };
+        match got {
+            Ok(mut ps) => {
+                for p in &mut ps {
+                    p.selection = match (prefix.is_empty(), p.selection.is_empty()) {
+                        (true, true) => "all selected rows".into(),
+                        (true, false) => p.selection.clone(),
+                        (false, true) => prefix.clone(),
+                        (false, false) => format!("{prefix}; {}", p.selection),
+                    };
+                }
+                pieces.extend(ps);
+            }
+            Err(why) => pieces.push(not_run_piece(
+                if prefix.is_empty() && !multi {
+                    "all selected rows".into()
+                } else {
+                    prefix
+                },
+                paper,
+                why,
+            )),
+        }
+    }
+    if let Rule::At(at) = rule {
+        for p in &mut pieces {
+            p.decides = p.row.is_some_and(|r| row_matches(table, r, at));
+        }
+    }
+    let deciding: Vec<Verdict> = pieces
+        .iter()
+        .filter(|p| p.decides)
+        .map(|p| p.verdict)
+        .collect();
+    let verdict = match rule {
+        Rule::All | Rule::At(_) => combine_all(&deciding),
+        Rule::Any => combine_any(&deciding),
+    };
+    let ours = summarize(check, rule, &pieces, table);
+    Evaluation {
+        noise: noise_words(check.min_effect(), check.metric(), ctx),
+        pieces,
+        verdict,
+        ours,
+    }
+}
+
+/// The claim-level "ours": the deciding piece's text when there is one, else the range of
+/// values and the count of verdicts.
+fn summarize(check: &Check, rule: &Rule, pieces: &[Piece], _t: &ConfigTable) -> String {
+    let deciding: Vec<&Piece> = pieces.iter().filter(|p| p.decides).collect();
+    if deciding.is_empty() {
+        return match rule {
+            Rule::At(at) => format!(
+                "not run: no configuration at the operating point {}",
+                describe_filter(at)
+            ),
+            _ => "not run".into(),
+        };
+    }
+    if deciding.len() == 1 {
+        return deciding[0].ours.clone();
+    }
+    let count = |v: Verdict| deciding.iter().filter(|p| p.verdict == v).count();
+    let mut parts = Vec::new();
+    for v in [
+        Verdict::Holds,
+        Verdict::Fails,
+        Verdict::Inconclusive,
+        Verdict::NotRun,
+    ] {
+        let n = count(v);
+        let words = match (v, n) {
+            (Verdict::Holds, 1) => "holds",
+            (Verdict::Holds, _) => "hold",
+            (Verdict::Fails, 1) => "does not hold",
+            (Verdict::Fails, _) => "do not hold",
+            _ => v.words(),
+        };
+        if n > 0 {
+            parts.push(format!("{n} {words}"));
+        }
+    }
+    let noun = match check {
+        Check::Range(_) => "configurations",
+        Check::Ratio(_) => "comparisons",
+        _ => "settings",
+    };
+    let values: Vec<f64> = deciding.iter().filter_map(|p| value_of(&p.ours)).collect();
+    let span =
+        if values.len() == deciding.len() && matches!(check, Check::Range(_) | Check::Ratio(_)) {
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            match check {
+                Check::Ratio(_) => format!("{}–{}×, ", sig3(lo), sig3(hi)),
+                _ => format!(
+                    "{} to {}, ",
+                    format_value(check.metric(), lo),
+                    format_value(check.metric(), hi)
+                ),
+            }
+        } else {
+            String::new()
+        };
+    format!("{span}{} {noun}: {}", deciding.len(), parts.join(", "))
+}
+
+/// The leading number of a piece's `ours` text (written by this module: value first).
+fn value_of(ours: &str) -> Option<f64> {
+    let head: String = ours
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | 'e'))
+        .collect();
+    head.parse().ok()
+}
+
+/// One piece per selected configuration.
+fn range(
+    c: &RangeCheck,
+    ev: &Evidence,
+    paper: &str,
+    t: &ConfigTable,
+    scope: &Filter,
+    ctx: &EvalContext,
+) -> Result<Vec<Piece>, String> {
+    let filters = [scope, &c.filter, &ev.filter];
+    let rows: Vec<usize> = one_per_experiment(t, select(t, &filters)?, &c.metric, None)
+        .into_iter()
+        .filter(|&r| t.stat(r, &c.metric).is_some())
+        .collect();
+    if rows.is_empty() {
+        return Err(no_rows(&c.metric, &filters));
+    }
+    let filtered = merged(&c.filter, &ev.filter);
+    // A model-side value does not depend on the hardware it was priced on, and model
+    // parameters only restate the model: neither names the configuration.
+    let quiet = |k: &str| model_side(&c.metric) && (hardware_key(k) || k.starts_with("p_model_"));
+    let skip: Vec<&str> = filtered
+        .keys()
+        .map(|k| k.as_str())
+        .chain(["paper"])
+        .chain(t.keys.iter().map(String::as_str).filter(|k| quiet(k)))
+        .collect();
+    let names = t.describe(&rows, &skip);
+    let mut out = Vec::new();
+    for (&r, name) in rows.iter().zip(names) {
+        let x = t.stat(r, &c.metric).expect("filtered");
+        let m = margin(c.min_effect, &c.metric, accuracy_of(t, &[r]), ctx)?;
+        let verdict = in_range(x, c.min, c.max, m);
+        let mut ours = format_value(&c.metric, x.mean);
+        if let Some(ci) = x.ci95 {
+            ours.push_str(&format!(" ± {}", format_value(&c.metric, ci)));
+        }
+        if m > 0.0 && verdict == Verdict::Inconclusive {
+            ours.push_str(&format!(
+                " (within {} of a bound)",
+                format_value(&c.metric, m.max(x.ci95.unwrap_or(0.0)))
+            ));
+        }
+        out.push(Piece {
+            selection: if rows.len() == 1 { String::new() } else { name },
+            paper: paper.to_string(),
+            ours,
+            verdict,
+            decides: true,
+            row: Some(r),
+        });
+    }
+    Ok(out)
+}
+
+/// One piece per numerator configuration, against the one denominator configuration.
+fn ratio(
+    c: &RatioCheck,
+    ev: &Evidence,
+    paper: &str,
+    t: &ConfigTable,
+    scope: &Filter,
+    ctx: &EvalContext,
+) -> Result<Vec<Piece>, String> {
+    let num = ev.numerator.as_ref().unwrap_or(&c.numerator);
+    let den = ev.denominator.as_ref().unwrap_or(&c.denominator);
+    let num_f = [scope, &c.filter, &ev.filter, num];
+    let den_f = [scope, &c.filter, &ev.filter, den];
+    let with_metric = |rows: Vec<usize>| -> Vec<usize> {
+        one_per_experiment(t, rows, &c.metric, None)
+            .into_iter()
+            .filter(|&r| t.stat(r, &c.metric).is_some())
+            .collect()
+    };
+    let num_rows = with_metric(select(t, &num_f)?);
+    let den_rows = with_metric(select(t, &den_f)?);
+    if num_rows.is_empty() {
+        return Err(no_rows(&c.metric, &num_f));
+    }
+    if den_rows.is_empty() {
+        return Err(no_rows(&c.metric, &den_f));
+    }
+    if den_rows.len() > 1 {
+        let names = t.describe(&den_rows, &["paper"]);
+        return Err(format!(
+            "not run: the denominator matches {} configurations ({}); pin it to one",
+            den_rows.len(),
+            names.join("; ")
+        ));
+    }
+    let d = t.stat(den_rows[0], &c.metric).expect("filtered");
+    if d.mean == 0.0 {
+        return Err(format!(
+            "not run: `{}` is zero for {}",
+            c.metric,
+            describe_filter(den)
+        ));
+    }
+    let m = margin(c.min_effect, &c.metric, 0.5, ctx)?;
+    let filtered = merged(&merged(&c.filter, &ev.filter), num);
+    let skip: Vec<&str> = filtered
+        .keys()
+        .map(|k| k.as_str())
+        .chain(["paper"])
+        .collect();
+    let names = t.describe(&num_rows, &skip);
+    let mut out = Vec::new();
+    for (&r, name) in num_rows.iter().zip(names) {
+        let n = t.stat(r, &c.metric).expect("filtered");
+        let x = n.mean / d.mean;
+        let verdict = in_range(
+            Stat {
+                mean: x,
+                ci95: None,
+                std: None,
+                n: 1,
+            },
+            c.min,
+            c.max,
+            m,
+        );
+        out.push(Piece {
+            selection: if num_rows.len() == 1 {
+                String::new()
+            } else {
+                name
+            },
+            paper: paper.to_string(),
+            ours: format!(
+                "{}× ({}: {} vs {})",
+                sig3(x),
+                label(&c.metric),
+                format_value(&c.metric, n.mean),
+                format_value(&c.metric, d.mean)
+            ),
+            verdict,
+            decides: true,
+            row: Some(r),
+        });
+    }
+    Ok(out)
+}
+
+/// Groups `rows` into settings for like-for-like comparisons along key column `k`: a row's
+/// setting is its other key values, without `label` (it names a block of a suite's grid, not
+/// a parameter: the c=16 point of the metric sweep completes the c sweep's 8 and 32), the
+/// `covary` columns, and the hardware keys when `model_side`. Only settings that ran every
+/// level of `k` seen in `rows` are returned, each with its rows. `Err` when none is complete.
+fn settings(
     t: &ConfigTable,
     rows: &[usize],
     k: usize,
     covary: &[String],
     model_side: bool,
-) -> Result<(Vec<usize>, usize, usize), String> {
-    // What makes two rows the same setting: every key but the compared one, the columns that
-    // change with it (`covary`), the hardware keys for a model-side metric, and `label`, which
-    // names a block of a suite's grid (the c sweep, the metric sweep), not a parameter, so the
-    // c=16 point of the metric sweep completes the c sweep's 8 and 32.
+) -> Result<(Vec<Vec<usize>>, usize), String> {
     let compared = |i: usize| {
         let name = t.keys[i].as_str();
         i == k
@@ -114,7 +626,7 @@ fn matched(
             .collect()
     };
     let mut levels: Vec<&str> = Vec::new();
-    let mut settings: Vec<(Vec<&Option<String>>, Vec<&str>)> = Vec::new();
+    let mut groups: Vec<(Vec<&Option<String>>, Vec<&str>, Vec<usize>)> = Vec::new();
     for &r in rows {
         let Some(level) = t.rows[r].keys[k].as_deref() else {
             continue;
@@ -123,19 +635,21 @@ fn matched(
             levels.push(level);
         }
         let s = setting(r);
-        match settings.iter_mut().find(|(x, _)| *x == s) {
-            Some((_, ls)) => {
+        match groups.iter_mut().find(|(x, _, _)| *x == s) {
+            Some((_, ls, rs)) => {
                 if !ls.contains(&level) {
                     ls.push(level);
                 }
+                rs.push(r);
             }
-            None => settings.push((s, vec![level])),
+            None => groups.push((s, vec![level], vec![r])),
         }
     }
-    let complete: Vec<&Vec<&Option<String>>> = settings
-        .iter()
-        .filter(|(_, ls)| ls.len() == levels.len())
-        .map(|(s, _)| s)
+    let all = groups.len();
+    let complete: Vec<Vec<usize>> = groups
+        .into_iter()
+        .filter(|(_, ls, _)| ls.len() == levels.len())
+        .map(|(_, _, rs)| rs)
         .collect();
     if complete.is_empty() {
         return Err(format!(
@@ -143,165 +657,207 @@ fn matched(
             t.keys[k]
         ));
     }
-    let kept = rows
-        .iter()
-        .copied()
-        .filter(|&r| t.rows[r].keys[k].is_some() && complete.contains(&&setting(r)))
-        .collect();
-    Ok((kept, complete.len(), settings.len()))
+    Ok((complete, all))
 }
 
-fn matched_note(kept: usize, all: usize) -> String {
-    if kept == all {
-        String::new()
-    } else {
-        format!(" (matched on {kept} of {all} settings)")
+/// Ordered levels of one setting: (level text, its configurations' rows).
+type Levels = Vec<(String, Vec<usize>)>;
+
+/// Compares consecutive levels (every configuration of one against every configuration of
+/// the next), the claimed direction being `sign · (next − previous) > 0`; returns the piece's
+/// verdict and its text (`c=8: 88.1 % < c=16: 89.5 %`, `≈` for an inconclusive step).
+fn steps(
+    t: &ConfigTable,
+    metric: &str,
+    name: &str,
+    levels: &Levels,
+    sign: f64,
+    me: Option<MinEffect>,
+    ctx: &EvalContext,
+) -> Result<(Verdict, String), String> {
+    let value = |rows: &[usize]| -> String {
+        rows.iter()
+            .filter_map(|&r| t.stat(r, metric))
+            .map(|s| match s.ci95 {
+                Some(ci) => format!(
+                    "{} ± {}",
+                    format_value(metric, s.mean),
+                    format_value(metric, ci)
+                ),
+                None => format_value(metric, s.mean),
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let mut verdicts = Vec::new();
+    let mut text = format!("{name}={}: {}", levels[0].0, value(&levels[0].1));
+    let mut noise = 0.0f64;
+    for w in levels.windows(2) {
+        let mut step = Vec::new();
+        for &a in &w[0].1 {
+            for &b in &w[1].1 {
+                let (sa, sb) = (
+                    t.stat(a, metric).expect("filtered"),
+                    t.stat(b, metric).expect("filtered"),
+                );
+                let m = margin(me, metric, accuracy_of(t, &[a, b]), ctx)?;
+                noise = noise.max(m);
+                step.push(compare(sa, sb, sign, m));
+            }
+        }
+        let v = combine_all(&step);
+        let sym = match (v, sign > 0.0) {
+            (Verdict::Holds, true) | (Verdict::Fails, false) => " < ",
+            (Verdict::Holds, false) | (Verdict::Fails, true) => " > ",
+            _ => " ≈ ",
+        };
+        text.push_str(&format!("{sym}{name}={}: {}", w[1].0, value(&w[1].1)));
+        verdicts.push(v);
     }
-}
-
-fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
-}
-
-fn no_rows(metric: &str, filters: &[&Filter]) -> String {
-    let parts: Vec<String> = filters
-        .iter()
-        .filter(|f| !f.is_empty())
-        .map(|f| describe_filter(f))
-        .collect();
-    let what = if parts.is_empty() {
-        "all rows".to_string()
-    } else {
-        parts.join(", ")
-    };
-    format!("not run: no `{metric}` values for {what}")
-}
-
-fn in_bounds(x: f64, min: Option<f64>, max: Option<f64>) -> bool {
-    min.is_none_or(|m| x >= m) && max.is_none_or(|m| x <= m)
-}
-
-/// Evaluates `check` on `table`, restricted to rows matching `scope` (the paper's rows).
-pub fn evaluate(check: &Check, table: &ConfigTable, scope: &Filter) -> Verdict {
-    if table.metric_index(check.metric()).is_none() {
-        return Verdict::not_run(format!(
-            "not run: no column `{}` in the results",
-            check.metric()
-        ));
+    if noise > 0.0 {
+        text.push_str(&format!(" (min effect {})", format_value(metric, noise)));
     }
-    let result = match check {
-        Check::Range(c) => range(c, table, scope),
-        Check::Ordering(c) => ordering(c, table, scope),
-        Check::Trend(c) => trend(c, table, scope),
-        Check::Ratio(c) => ratio(c, table, scope),
-    };
-    result.unwrap_or_else(Verdict::not_run)
+    Ok((combine_all(&verdicts), text))
 }
 
-fn range(c: &RangeCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
-    let filters = [scope, &c.filter];
-    let rows = one_per_experiment(t, select(t, &filters)?, &c.metric, None);
-    let xs = means(t, &rows, &c.metric);
-    if xs.is_empty() {
-        return Err(no_rows(&c.metric, &filters));
+/// The rows of each setting, split by level in `order` (levels missing from a setting were
+/// filtered out by [`settings`]).
+fn setting_pieces(
+    t: &ConfigTable,
+    metric: &str,
+    k: usize,
+    all_settings: &[Vec<usize>],
+    n_all: usize,
+    order: &dyn Fn(&ConfigTable, &[usize]) -> Levels,
+    sign: f64,
+    me: Option<MinEffect>,
+    paper: &str,
+    skip: &[&str],
+    ctx: &EvalContext,
+) -> Result<Vec<Piece>, String> {
+    let name = short_key(&t.keys[k], &[]);
+    let firsts: Vec<usize> = all_settings.iter().map(|rs| rs[0]).collect();
+    let names = t.describe(&firsts, skip);
+    let mut out = Vec::new();
+    for (rows, sname) in all_settings.iter().zip(names) {
+        let levels = order(t, rows);
+        let (verdict, mut ours) = steps(t, metric, &name, &levels, sign, me, ctx)?;
+        if all_settings.len() == 1 && n_all > 1 {
+            ours.push_str(&format!(" (matched on 1 of {n_all} settings)"));
+        }
+        out.push(Piece {
+            selection: if all_settings.len() == 1 {
+                String::new()
+            } else {
+                sname
+            },
+            paper: paper.to_string(),
+            ours,
+            verdict,
+            decides: true,
+            row: Some(rows[0]),
+        });
     }
-    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (value, word) = match c.aggregate {
-        Aggregate::Mean => (mean(&xs), "mean"),
-        Aggregate::Max => (hi, "max"),
-        Aggregate::Min => (lo, "min"),
-    };
-    let ours = if xs.len() == 1 {
-        format!("{} (1 configuration)", format_value(&c.metric, value))
-    } else {
-        format!(
-            "{word} {} over {} configurations (range {} to {})",
-            format_value(&c.metric, value),
-            xs.len(),
-            format_value(&c.metric, lo),
-            format_value(&c.metric, hi)
-        )
-    };
-    Ok(Verdict {
-        ours,
-        holds: Some(in_bounds(value, c.min, c.max)),
-    })
+    Ok(out)
 }
 
-fn ordering(c: &OrderingCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
+fn ordering(
+    c: &OrderingCheck,
+    ev: &Evidence,
+    paper: &str,
+    t: &ConfigTable,
+    scope: &Filter,
+    ctx: &EvalContext,
+) -> Result<Vec<Piece>, String> {
     let k = t
         .key_index(&c.by)
         .ok_or_else(|| format!("not run: no column `{}` in the results", c.by))?;
-    let by_any: Filter = [(
-        c.by.clone(),
-        super::schema::FilterValue::Any(c.order.clone()),
-    )]
-    .into();
-    let candidates: Vec<usize> = select(t, &[scope, &c.filter, &by_any])?
+    let order_values = ev.order.as_ref().unwrap_or(&c.order);
+    let by_any: Filter = [(c.by.clone(), FilterValue::Any(order_values.clone()))].into();
+    let candidates: Vec<usize> = select(t, &[scope, &c.filter, &ev.filter, &by_any])?
         .into_iter()
         .filter(|&r| t.stat(r, &c.metric).is_some())
         .collect();
     let candidates = one_per_experiment(t, candidates, &c.metric, Some(k));
-    let mut level_rows = Vec::with_capacity(c.order.len());
-    for value in &c.order {
-        let rows: Vec<usize> = candidates
+    for value in order_values {
+        if !candidates.iter().any(|&r| {
+            t.rows[r].keys[k]
+                .as_deref()
+                .is_some_and(|v| value.matches(v))
+        }) {
+            let by: Filter = [(c.by.clone(), FilterValue::One(value.clone()))].into();
+            return Err(no_rows(&c.metric, &[scope, &c.filter, &ev.filter, &by]));
+        }
+    }
+    let (groups, n_all) = settings(t, &candidates, k, &c.covary, model_side(&c.metric))?;
+    let order = order_values.clone();
+    let split = move |t: &ConfigTable, rows: &[usize]| -> Levels {
+        order
             .iter()
-            .copied()
-            .filter(|&r| {
-                t.rows[r].keys[k]
-                    .as_deref()
-                    .is_some_and(|v| value.matches(v))
+            .map(|value| {
+                (
+                    value.to_string(),
+                    rows.iter()
+                        .copied()
+                        .filter(|&r| {
+                            t.rows[r].keys[k]
+                                .as_deref()
+                                .is_some_and(|v| value.matches(v))
+                        })
+                        .collect(),
+                )
             })
-            .collect();
-        if rows.is_empty() {
-            let by: Filter =
-                [(c.by.clone(), super::schema::FilterValue::One(value.clone()))].into();
-            return Err(no_rows(&c.metric, &[scope, &c.filter, &by]));
-        }
-        level_rows.push(rows);
-    }
-    let (kept, n_kept, n_all) = matched(t, &candidates, k, &c.covary, model_side(&c.metric))?;
-    let mut levels = Vec::with_capacity(c.order.len());
-    for (value, rows) in c.order.iter().zip(&level_rows) {
-        let rows: Vec<usize> = rows.iter().copied().filter(|r| kept.contains(r)).collect();
-        levels.push((value.to_string(), mean(&means(t, &rows, &c.metric))));
-    }
-    let mut holds = true;
-    let mut ours = String::new();
-    let key = short_key(&c.by, &[]);
-    for (i, (name, x)) in levels.iter().enumerate() {
-        if i > 0 {
-            let prev = levels[i - 1].1;
-            let ok = match c.direction {
-                Direction::Ascending => prev <= x + c.tolerance,
-                Direction::Descending => prev + c.tolerance >= *x,
-            };
-            holds &= ok;
-            ours.push_str(match (c.direction, ok) {
-                (Direction::Ascending, true) => " ≤ ",
-                (Direction::Ascending, false) => " > ",
-                (Direction::Descending, true) => " ≥ ",
-                (Direction::Descending, false) => " < ",
-            });
-        }
-        ours.push_str(&format!("{key}={name}: {}", format_value(&c.metric, *x)));
-    }
-    if c.tolerance > 0.0 {
-        ours.push_str(&format!(
-            " (tolerance {})",
-            format_value(&c.metric, c.tolerance)
-        ));
-    }
-    ours.push_str(&matched_note(n_kept, n_all));
-    Ok(Verdict {
-        ours,
-        holds: Some(holds),
-    })
+            .collect()
+    };
+    // Ascending: each next level's metric is larger.
+    let sign = match c.direction {
+        Direction::Ascending => 1.0,
+        Direction::Descending => -1.0,
+    };
+    let skip = skip_columns(t, k, &c.covary, &[&c.filter, &ev.filter]);
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    setting_pieces(
+        t,
+        &c.metric,
+        k,
+        &groups,
+        n_all,
+        &split,
+        sign,
+        c.min_effect,
+        paper,
+        &skip,
+        ctx,
+    )
 }
 
-fn trend(c: &TrendCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
-    let filters = [scope, &c.filter];
+/// Columns left out of a setting's name: the compared one, `label`, the covarying ones, the
+/// filtered ones and `paper`.
+fn skip_columns(t: &ConfigTable, k: usize, covary: &[String], filters: &[&Filter]) -> Vec<String> {
+    let mut out: Vec<String> = vec![t.keys[k].clone(), "label".into(), "paper".into()];
+    for name in &t.keys {
+        if covary.iter().any(|c| match c.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => c == name,
+        }) {
+            out.push(name.clone());
+        }
+    }
+    for f in filters {
+        out.extend(f.keys().cloned());
+    }
+    out
+}
+
+fn trend(
+    c: &TrendCheck,
+    ev: &Evidence,
+    paper: &str,
+    t: &ConfigTable,
+    scope: &Filter,
+    ctx: &EvalContext,
+) -> Result<Vec<Piece>, String> {
+    let filters = [scope, &c.filter, &ev.filter];
     let k = t
         .key_index(&c.along)
         .ok_or_else(|| format!("not run: no column `{}` in the results", c.along))?;
@@ -310,104 +866,67 @@ fn trend(c: &TrendCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, Str
         .filter(|&r| t.stat(r, &c.metric).is_some() && t.rows[r].keys[k].is_some())
         .collect();
     let rows = one_per_experiment(t, rows, &c.metric, Some(k));
-    let (rows, n_kept, n_all) = if rows.is_empty() {
-        (rows, 0, 0)
-    } else {
-        matched(t, &rows, k, &c.covary, model_side(&c.metric))?
-    };
-    // level text -> metric means
-    let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut levels: Vec<String> = Vec::new();
     for &r in &rows {
-        let (Some(level), Some(stat)) = (t.rows[r].keys[k].as_deref(), t.stat(r, &c.metric)) else {
-            continue;
-        };
-        match groups.iter_mut().find(|(l, _)| l == level) {
-            Some((_, xs)) => xs.push(stat.mean),
-            None => groups.push((level.to_string(), vec![stat.mean])),
+        let l = t.rows[r].keys[k].clone().expect("filtered");
+        if !levels.contains(&l) {
+            levels.push(l);
         }
     }
-    if groups.len() < 2 {
+    if levels.len() < 2 {
         return Err(format!(
             "not run: fewer than two values of `{}` with `{}` for {}",
             c.along,
             c.metric,
-            describe_filter(&merge(&filters))
+            describe_filter(&merged(&merged(scope, &c.filter), &ev.filter))
         ));
     }
-    let numeric: Option<Vec<f64>> = groups.iter().map(|(l, _)| l.parse().ok()).collect();
+    let numeric: Option<Vec<f64>> = levels.iter().map(|l| l.parse().ok()).collect();
     match numeric {
         Some(nums) => {
-            let mut idx: Vec<usize> = (0..groups.len()).collect();
+            let mut idx: Vec<usize> = (0..levels.len()).collect();
             idx.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]));
-            groups = idx.into_iter().map(|i| groups[i].clone()).collect();
+            levels = idx.into_iter().map(|i| levels[i].clone()).collect();
         }
-        None => groups.sort_by(|a, b| a.0.cmp(&b.0)),
+        None => levels.sort(),
     }
-    let levels: Vec<f64> = groups.iter().map(|(_, xs)| mean(xs)).collect();
+    let (groups, n_all) = settings(t, &rows, k, &c.covary, model_side(&c.metric))?;
+    let split = move |t: &ConfigTable, rows: &[usize]| -> Levels {
+        levels
+            .iter()
+            .map(|l| {
+                (
+                    l.clone(),
+                    rows.iter()
+                        .copied()
+                        .filter(|&r| t.rows[r].keys[k].as_deref() == Some(l.as_str()))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
     let sign = match c.direction {
         TrendDirection::Increasing => 1.0,
         TrendDirection::Decreasing => -1.0,
     };
-    let steps_ok = levels
-        .windows(2)
-        .all(|w| sign * (w[1] - w[0]) >= -c.tolerance);
-    let net = sign * (levels[levels.len() - 1] - levels[0]) > 0.0;
-    let name = short_key(&c.along, &[]);
-    let parts: Vec<String> = groups
-        .iter()
-        .zip(&levels)
-        .map(|((l, _), x)| format!("{name}={l}: {}", format_value(&c.metric, *x)))
-        .collect();
-    Ok(Verdict {
-        ours: format!("{}{}", parts.join(", "), matched_note(n_kept, n_all)),
-        holds: Some(steps_ok && net),
-    })
+    let skip = skip_columns(t, k, &c.covary, &[&c.filter, &ev.filter]);
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    setting_pieces(
+        t,
+        &c.metric,
+        k,
+        &groups,
+        n_all,
+        &split,
+        sign,
+        c.min_effect,
+        paper,
+        &skip,
+        ctx,
+    )
 }
 
-fn merge(filters: &[&Filter]) -> Filter {
-    let mut out = Filter::new();
-    for f in filters {
-        out.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    out
-}
-
-fn ratio(c: &RatioCheck, t: &ConfigTable, scope: &Filter) -> Result<Verdict, String> {
-    let num_f = [scope, &c.filter, &c.numerator];
-    let den_f = [scope, &c.filter, &c.denominator];
-    let num = means(
-        t,
-        &one_per_experiment(t, select(t, &num_f)?, &c.metric, None),
-        &c.metric,
-    );
-    let den = means(
-        t,
-        &one_per_experiment(t, select(t, &den_f)?, &c.metric, None),
-        &c.metric,
-    );
-    if num.is_empty() {
-        return Err(no_rows(&c.metric, &num_f));
-    }
-    if den.is_empty() {
-        return Err(no_rows(&c.metric, &den_f));
-    }
-    let (n, d) = (mean(&num), mean(&den));
-    if d == 0.0 {
-        return Err(format!(
-            "not run: `{}` is zero for {}",
-            c.metric,
-            describe_filter(&c.denominator)
-        ));
-    }
-    let r = n / d;
-    Ok(Verdict {
-        ours: format!(
-            "{}× ({}: {} vs {})",
-            crate::metrics::sig3(r),
-            label(&c.metric),
-            format_value(&c.metric, n),
-            format_value(&c.metric, d)
-        ),
-        holds: Some(in_bounds(r, c.min, c.max)),
-    })
+/// `✓ holds` etc. (for text outputs).
+pub fn verdict_mark(v: Verdict) -> &'static str {
+    mark(v)
 }

@@ -1,117 +1,234 @@
-//! Claim evaluation on hand-made tables: holds, does not hold, not run.
+//! Rules and verdicts on small hand-made tables: holds, does not hold, inconclusive, not run.
 
-use polars::prelude::df;
+use polars::prelude::{DataFrame, df};
 
 use super::*;
 use crate::results::aggregate;
 
-fn table() -> ConfigTable {
+fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_saphyr::from_str(text).unwrap()
+}
+
+const CTX: EvalContext = EvalContext {
+    test_examples: Some(10_000),
+};
+
+/// Evaluates `check` (YAML) with `evidence` (YAML list) under `rule` (YAML) on `df`.
+fn eval_on(df: &DataFrame, check: &str, evidence: &str, rule: &str) -> Evaluation {
+    let t = aggregate(df).unwrap();
+    let check: Check = yaml(check);
+    let evidence: Vec<Evidence> = yaml(evidence);
+    let rule: Rule = yaml(rule);
+    evaluate(&check, &evidence, &rule, "p", &t, &Filter::new(), &CTX)
+}
+
+/// Six LUT configurations (one seed) and a ptq one; drops in pp.
+fn drops() -> DataFrame {
+    df![
+        "method" => ["lut", "lut", "lut", "lut", "lut", "lut", "ptq"],
+        "p_method_v" => [Some(4i64), Some(2), Some(8), Some(4), Some(4), Some(4), None],
+        "p_method_c" => [Some(16i64), Some(16), Some(16), Some(8), Some(32), Some(16), None],
+        "p_method_table_bits" => [Some(8i64), Some(8), Some(8), Some(8), Some(8), Some(16), None],
+        "accuracy" => [0.89, 0.91, 0.87, 0.88, 0.90, 0.893, 0.91],
+        "accuracy_drop" => [2.2, 0.6, 4.9, 3.6, 1.4, 1.9, 0.1],
+    ]
+    .unwrap()
+}
+
+#[test]
+fn range_checks_every_configuration_and_one_outlier_fails_all() {
+    // Mean of the five 8-bit-table drops is 2.54 pp (inside 3.1); v=8 (4.9) and c=8 (3.6) are
+    // not. Every configuration is a piece; under `all` the outliers fail the claim.
+    let e = eval_on(
+        &drops(),
+        "{kind: range, metric: accuracy_drop, filter: {method: lut, p_method_table_bits: 8}, max: 3.1}",
+        "[]",
+        "all",
+    );
+    assert_eq!(e.pieces.len(), 5, "{:?}", e.pieces);
+    assert_eq!(e.verdict, Verdict::Fails, "{}", e.ours);
+    let failing: Vec<&str> = e
+        .pieces
+        .iter()
+        .filter(|p| p.verdict == Verdict::Fails)
+        .map(|p| p.selection.as_str())
+        .collect();
+    assert_eq!(failing, ["v=8 c=16", "v=4 c=8"]);
+    assert!(e.ours.contains("0.60 pp to 4.90 pp"), "{}", e.ours);
+    assert!(e.ours.contains("3 hold, 2 do not hold"), "{}", e.ours);
+    // `any`: one configuration in range is enough.
+    let e = eval_on(
+        &drops(),
+        "{kind: range, metric: accuracy_drop, filter: {method: lut, p_method_table_bits: 8}, max: 3.1}",
+        "[]",
+        "any",
+    );
+    assert_eq!(e.verdict, Verdict::Holds);
+}
+
+#[test]
+fn range_at_an_operating_point() {
+    // At v=4, c=16 (the 8-bit-table point: 2.2 pp) the claim holds; the other pieces are
+    // context, including the failing v=8.
+    let check = "{kind: range, metric: accuracy_drop, filter: {method: lut, p_method_table_bits: 8}, max: 3.1}";
+    let e = eval_on(
+        &drops(),
+        check,
+        "[]",
+        "{at: {p_method_v: 4, p_method_c: 16}}",
+    );
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    assert_eq!(e.pieces.iter().filter(|p| p.decides).count(), 1);
+    assert_eq!(e.ours, "2.20 pp");
+    // An operating point that did not run: not run.
+    let e = eval_on(&drops(), check, "[]", "{at: {p_method_v: 16}}");
+    assert_eq!(e.verdict, Verdict::NotRun, "{}", e.ours);
+    assert!(e.ours.contains("operating point"), "{}", e.ours);
+}
+
+#[test]
+fn range_near_a_bound_is_inconclusive_with_a_min_effect() {
+    // c=8 drops 3.6 pp against a 3.0 pp bound: outside by 0.6 pp, within one standard error at
+    // 2 000 test images (≈ 0.73 pp at 88 %) → inconclusive; at 10 000 images (0.32 pp) → fails.
+    let check = "{kind: range, metric: accuracy_drop, filter: {p_method_c: 8}, max: 3.0, min_effect: {standard_errors: 1}}";
+    let t = aggregate(&drops()).unwrap();
+    let c: Check = yaml(check);
+    let small = EvalContext {
+        test_examples: Some(2000),
+    };
+    let e = evaluate(&c, &[], &Rule::All, "p", &t, &Filter::new(), &small);
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+    assert!(e.noise.contains("2000 test images"), "{}", e.noise);
+    let e = evaluate(&c, &[], &Rule::All, "p", &t, &Filter::new(), &CTX);
+    assert_eq!(e.verdict, Verdict::Fails, "{}", e.ours);
+    // Without a test-set size the standard error cannot be sized.
+    let e = evaluate(
+        &c,
+        &[],
+        &Rule::All,
+        "p",
+        &t,
+        &Filter::new(),
+        &EvalContext::default(),
+    );
+    assert_eq!(e.verdict, Verdict::NotRun, "{}", e.ours);
+}
+
+#[test]
+fn missing_column_is_not_run() {
+    let e = eval_on(
+        &drops(),
+        "{kind: range, metric: accuracy_drop, filter: {p_method_metric: l2}, max: 3.1}",
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::NotRun);
+    assert!(e.ours.contains("p_method_metric"), "{}", e.ours);
+    let e = eval_on(
+        &drops(),
+        "{kind: range, metric: no_such_metric, max: 3.1}",
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::NotRun);
+}
+
+/// L2 vs L1 drops with one or two seeds per configuration.
+fn metrics_df(l2: &[f64], l1: &[f64]) -> DataFrame {
+    let mut metric = Vec::new();
+    let mut seed = Vec::new();
+    let mut drop = Vec::new();
+    for (name, xs) in [("l2", l2), ("l1", l1)] {
+        for (i, x) in xs.iter().enumerate() {
+            metric.push(name);
+            seed.push(i as i64);
+            drop.push(*x);
+        }
+    }
+    df!["p_method_metric" => metric, "seed" => seed, "accuracy_drop" => drop].unwrap()
+}
+
+const L2_BEFORE_L1: &str = "{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [l2, l1], min_effect: 0.1}";
+
+#[test]
+fn ordering_tie_is_inconclusive() {
+    let e = eval_on(&metrics_df(&[2.3], &[2.3]), L2_BEFORE_L1, "[]", "all");
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+    assert!(e.ours.contains(" ≈ "), "{}", e.ours);
+    // Inside the minimum effect is a tie too.
+    let e = eval_on(&metrics_df(&[2.3], &[2.35]), L2_BEFORE_L1, "[]", "all");
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+}
+
+#[test]
+fn ordering_one_seed_holds_and_fails_past_the_min_effect() {
+    let e = eval_on(&metrics_df(&[2.2], &[2.6]), L2_BEFORE_L1, "[]", "all");
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    assert_eq!(
+        e.ours,
+        "metric=l2: 2.20 pp < metric=l1: 2.60 pp (min effect 0.10 pp)"
+    );
+    let e = eval_on(&metrics_df(&[2.6], &[2.2]), L2_BEFORE_L1, "[]", "all");
+    assert_eq!(e.verdict, Verdict::Fails, "{}", e.ours);
+}
+
+#[test]
+fn two_seeds_with_overlapping_cis_are_inconclusive() {
+    // L2 2.21/2.44 vs L1 2.32/2.26 (the full LUT-DLA sample's CNN): the seeds overlap.
+    let e = eval_on(
+        &metrics_df(&[2.21, 2.44], &[2.32, 2.26]),
+        L2_BEFORE_L1,
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+    // Far apart and tight: Welch's test passes.
+    let e = eval_on(
+        &metrics_df(&[2.20, 2.21], &[3.20, 3.22]),
+        L2_BEFORE_L1,
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    // Means 1 pp apart but seeds that scatter more than that: not significant at df ≈ 2.
+    let e = eval_on(
+        &metrics_df(&[1.0, 3.0], &[2.0, 4.0]),
+        L2_BEFORE_L1,
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+}
+
+#[test]
+fn trend_steps_need_the_min_effect_each() {
+    // Stages 1→2→3: +0.6 pp then +0.25 pp. With a 0.3 pp minimum effect the second step is
+    // inside the noise.
     let df = df![
-        "paper" => ["p", "p", "p", "p", "p", "p", "p", "p", "q"],
-        "method" => ["lut", "lut", "lut", "lut", "lut", "lut", "ptq", "ptq", "lut"],
-        "hw_label" => ["lut", "lut", "lut", "lut", "lut", "lut", "int8", "int8", "lut"],
-        "p_method_metric" => [Some("l2"), Some("l1"), Some("chebyshev"), Some("l2"), Some("l1"), Some("chebyshev"), None, None, Some("l2")],
-        "p_method_c" => [Some(16i64), Some(16), Some(16), Some(8), Some(8), Some(8), None, None, Some(16)],
-        "seed" => [0i64, 0, 0, 0, 0, 0, 0, 1, 0],
-        "accuracy_drop" => [0.5, 0.9, 1.5, 1.0, 1.2, 2.0, 0.1, 0.2, 9.0],
-        "ops_per_joule" => [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 1.0, 1.0, 100.0],
+        "p_method_stages" => [1i64, 2, 3],
+        "accuracy" => [0.8860, 0.8920, 0.8945],
     ]
     .unwrap();
-    aggregate(&df).unwrap()
-}
-
-fn yaml(check: &str) -> Check {
-    serde_saphyr::from_str(check).unwrap()
-}
-
-fn run(check: &str) -> Verdict {
-    let scope: Filter = [(
-        "paper".to_string(),
-        FilterValue::One(Scalar::Str("p".into())),
-    )]
-    .into();
-    evaluate(&yaml(check), &table(), &scope)
-}
-
-#[test]
-fn range_holds_fails_and_not_run() {
-    let v = run("{kind: range, metric: accuracy_drop, filter: {method: lut}, max: 3.0}");
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
+    let e = eval_on(
+        &df,
+        "{kind: trend, metric: accuracy, along: p_method_stages, direction: increasing, min_effect: 0.003}",
+        "[]",
+        "all",
+    );
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
     assert!(
-        v.ours.contains("mean 1.18 pp over 6 configurations"),
+        e.ours.contains("stages=1: 88.60 % < stages=2"),
         "{}",
-        v.ours
+        e.ours
     );
-    let v = run(
-        "{kind: range, metric: accuracy_drop, filter: {method: lut}, max: 1.5, aggregate: max}",
+    assert!(e.ours.contains(" ≈ stages=3"), "{}", e.ours);
+    let e = eval_on(
+        &df,
+        "{kind: trend, metric: accuracy, along: p_method_stages, direction: decreasing, min_effect: 0.003}",
+        "[]",
+        "all",
     );
-    assert_eq!(v.holds, Some(false), "{}", v.ours);
-    let v = run("{kind: range, metric: accuracy_drop, filter: {method: distill}, max: 1.5}");
-    assert_eq!(v.holds, None);
-    assert!(v.ours.starts_with("not run"), "{}", v.ours);
-    let v = run("{kind: range, metric: accuracy_drop, filter: {p_method_v: 4}, max: 1.5}");
-    assert_eq!(v.holds, None);
-    assert!(v.ours.contains("p_method_v"), "{}", v.ours);
-    let v = run("{kind: range, metric: no_such_metric, max: 1.5}");
-    assert_eq!(v.holds, None);
-}
-
-#[test]
-fn filter_lists_and_numbers() {
-    // `16` matches the integer column; a list allows several values.
-    let v = run(
-        "{kind: range, metric: accuracy_drop, filter: {p_method_c: 16.0, p_method_metric: [l2, l1]}, min: 0.69, max: 0.71}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-}
-
-#[test]
-fn ordering_holds_and_fails() {
-    let v = run(
-        "{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [l2, l1, chebyshev]}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(
-        v.ours,
-        "metric=l2: 0.75 pp ≤ metric=l1: 1.05 pp ≤ metric=chebyshev: 1.75 pp"
-    );
-    let v =
-        run("{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [chebyshev, l2]}");
-    assert_eq!(v.holds, Some(false));
-    assert!(v.ours.contains(" > "), "{}", v.ours);
-    let v = run(
-        "{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [chebyshev, l2], direction: descending}",
-    );
-    assert_eq!(v.holds, Some(true));
-    let v =
-        run("{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [l2, cosine]}");
-    assert_eq!(v.holds, None, "{}", v.ours);
-}
-
-#[test]
-fn ordering_tolerance() {
-    // l1 (1.05) vs l2 (0.75): reversed order fails by 0.3, passes with tolerance 0.5.
-    let v = run(
-        "{kind: ordering, metric: accuracy_drop, by: p_method_metric, order: [l1, l2], tolerance: 0.5}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-}
-
-#[test]
-fn trend_holds_fails_and_not_run() {
-    let v = run(
-        "{kind: trend, metric: accuracy_drop, along: p_method_c, direction: decreasing, filter: {method: lut}}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert!(v.ours.starts_with("c=8: "), "{}", v.ours);
-    let v = run(
-        "{kind: trend, metric: accuracy_drop, along: p_method_c, direction: increasing, filter: {method: lut}}",
-    );
-    assert_eq!(v.holds, Some(false));
-    let v = run(
-        "{kind: trend, metric: accuracy_drop, along: p_method_c, direction: increasing, filter: {method: ptq}}",
-    );
-    assert_eq!(v.holds, None, "{}", v.ours);
+    assert_eq!(e.verdict, Verdict::Fails, "{}", e.ours);
 }
 
 #[test]
@@ -126,249 +243,259 @@ fn trend_matches_across_labels_and_covarying_columns() {
         "accuracy" => [0.89, 0.91, 0.87],
     ]
     .unwrap();
-    let t = aggregate(&df).unwrap();
-    let check = |extra: &str| {
-        evaluate(
-            &yaml(&format!(
-                "{{kind: trend, metric: accuracy, along: p_method_v, direction: decreasing{extra}}}"
-            )),
-            &t,
-            &Filter::new(),
+    let check = |covary: &str| {
+        eval_on(
+            &df,
+            &format!(
+                "{{kind: trend, metric: accuracy, along: p_method_v, direction: decreasing, min_effect: 0.005{covary}}}"
+            ),
+            "[]",
+            "all",
         )
     };
-    let v = check(", covary: [p_method_v_conv]");
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(v.ours, "v=2: 91.00 %, v=4: 89.00 %, v=8: 87.00 %");
+    let e = check(", covary: [p_method_v_conv]");
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    assert_eq!(
+        e.ours,
+        "v=2: 91.00 % > v=4: 89.00 % > v=8: 87.00 % (min effect 0.50 %)"
+    );
     // Without `covary`, each v has its own v_conv: no setting ran every v.
-    let v = check("");
-    assert_eq!(v.holds, None, "{}", v.ours);
+    assert_eq!(check("").verdict, Verdict::NotRun);
 }
 
 #[test]
-fn ordering_compares_methods_with_covary_prefix() {
-    // QAT and PTQ differ in their parameters, not only in the label: without `covary` no
-    // setting ran both; with `p_method_*` (and `method`) the model is what gets matched.
+fn ordering_pieces_are_settings_and_compare_methods_with_covary() {
     let df = df![
         "model" => ["cnn", "cnn", "mlp", "mlp"],
         "method" => ["qat", "ptq", "qat", "ptq"],
         "label" => ["qat-w4a4", "ptq-w4a4", "qat-w4a4", "ptq-w4a4"],
         "p_method_scheme" => [Some("lsq"), None, Some("lsq"), None],
         "p_method_calibration" => [None, Some("mse"), None, Some("mse")],
-        "accuracy_drop" => [0.4, 1.0, 0.2, 0.6],
+        "accuracy_drop" => [0.4, 1.0, 0.2, 0.25],
     ]
     .unwrap();
-    let t = aggregate(&df).unwrap();
     let check = |covary: &str| {
-        evaluate(
-            &yaml(&format!(
-                "{{kind: ordering, metric: accuracy_drop, by: label, order: [qat-w4a4, ptq-w4a4]{covary}}}"
-            )),
-            &t,
-            &Filter::new(),
+        eval_on(
+            &df,
+            &format!(
+                "{{kind: ordering, metric: accuracy_drop, by: label, order: [qat-w4a4, ptq-w4a4], min_effect: 0.1{covary}}}"
+            ),
+            "[]",
+            "all",
         )
     };
-    let v = check(", covary: [method, p_method_*]");
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(v.ours, "label=qat-w4a4: 0.30 pp ≤ label=ptq-w4a4: 0.80 pp");
-    assert_eq!(check("").holds, None);
+    let e = check(", covary: [method, p_method_*]");
+    // One piece per model: cnn holds (0.6 pp), mlp is a tie within 0.1 pp.
+    assert_eq!(e.pieces.len(), 2);
+    assert_eq!(e.pieces[0].selection, "cnn");
+    assert_eq!(e.pieces[0].verdict, Verdict::Holds);
+    assert_eq!(e.pieces[1].verdict, Verdict::Inconclusive);
+    assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.ours);
+    assert_eq!(check("").verdict, Verdict::NotRun);
+}
+
+/// Two experiments priced on a LUT design and an int8 array at batch 1 and 16, plus the ptq
+/// baseline (priced on int8 only).
+fn priced() -> DataFrame {
+    df![
+        "model" => ["cnn", "cnn", "cnn", "cnn", "cnn", "cnn"],
+        "method" => ["lut", "lut", "lut", "lut", "ptq", "ptq"],
+        "p_method_c" => [Some(16i64), Some(16), Some(32), Some(32), None, None],
+        "hw_label" => ["lut", "lut", "lut", "lut", "int8", "int8"],
+        "hw_batch" => [1u64, 16, 1, 16, 1, 16],
+        "ops_per_joule" => [1.0, 8.0, 0.5, 6.0, 2.0, 4.0],
+    ]
+    .unwrap()
 }
 
 #[test]
-fn trend_compares_matched_settings() {
-    // c=32 ran only with l2: the l1/chebyshev settings drop out of the comparison.
-    let df = df![
-        "method" => ["lut", "lut", "lut", "lut", "lut"],
-        "p_method_metric" => ["l2", "l2", "l2", "l1", "l1"],
-        "p_method_c" => [8i64, 16, 32, 8, 16],
-        "accuracy" => [0.80, 0.85, 0.86, 0.50, 0.99],
-    ]
-    .unwrap();
-    let t = aggregate(&df).unwrap();
-    let v = evaluate(
-        &yaml("{kind: trend, metric: accuracy, along: p_method_c, direction: increasing}"),
-        &t,
-        &Filter::new(),
+fn ratio_one_piece_per_numerator_configuration_and_batch() {
+    let check = "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut}, denominator: {hw_label: int8}, min: 1.4, max: 7.0}";
+    let evidence = "[{filter: {hw_batch: 1}}, {filter: {hw_batch: 16}}]";
+    let e = eval_on(&priced(), check, evidence, "all");
+    let got: Vec<(String, Verdict)> = e
+        .pieces
+        .iter()
+        .map(|p| (p.selection.clone(), p.verdict))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("hw_batch=1; c=16".to_string(), Verdict::Fails),
+            ("hw_batch=1; c=32".to_string(), Verdict::Fails),
+            ("hw_batch=16; c=16".to_string(), Verdict::Holds),
+            ("hw_batch=16; c=32".to_string(), Verdict::Holds),
+        ]
     );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
     assert!(
-        v.ours.ends_with("(matched on 1 of 2 settings)"),
+        e.pieces[2].ours.starts_with("2.00×"),
         "{}",
-        v.ours
+        e.pieces[2].ours
+    );
+    assert_eq!(e.verdict, Verdict::Fails);
+    // At the operating point c=16, batch 16: holds.
+    let e = eval_on(
+        &priced(),
+        check,
+        evidence,
+        "{at: {p_method_c: 16, hw_batch: 16}}",
+    );
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    // A denominator that matches both batches is refused, not averaged.
+    let e = eval_on(&priced(), check, "[]", "all");
+    assert_eq!(e.verdict, Verdict::NotRun, "{}", e.ours);
+    assert!(
+        e.pieces[0].ours.contains("pin it to one"),
+        "{}",
+        e.pieces[0].ours
     );
 }
 
 #[test]
-fn ratio_holds_fails_and_not_run() {
-    let v = run(
-        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut}, denominator: {hw_label: int8}, min: 1.4, max: 7.0}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert!(v.ours.starts_with("4.00×"), "{}", v.ours);
-    let v = run(
-        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut}, denominator: {hw_label: int8}, min: 5.0}",
-    );
-    assert_eq!(v.holds, Some(false));
-    let v = run(
-        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut}, denominator: {hw_label: fp16}, min: 1.0}",
-    );
-    assert_eq!(v.holds, None);
-}
-
-/// Two experiments (lut l2 and l1, one seed each) priced the way the runner writes them: on a
-/// LUT design specialized per network (`p_hw_metric` follows the method) and an int8 array, at
-/// `hw_batch` 1 and 16 (an unsigned integer column); plus a ptq experiment.
-fn priced_table() -> ConfigTable {
-    let mut method = Vec::new();
-    let mut metric = Vec::new();
-    let mut hw_label = Vec::new();
-    let mut p_hw_metric: Vec<Option<&str>> = Vec::new();
-    let mut hw_batch: Vec<u64> = Vec::new();
-    let mut acc = Vec::new();
-    let mut opj = Vec::new();
-    for (m, mm, a) in [
-        ("lut", Some("l2"), 0.90),
-        ("lut", Some("l1"), 0.80),
-        ("ptq", None, 0.95),
-    ] {
-        for hw in ["lut", "int8"] {
-            for b in [1u64, 16] {
-                method.push(m);
-                metric.push(mm);
-                hw_label.push(hw);
-                p_hw_metric.push(if hw == "lut" { mm.or(Some("l2")) } else { None });
-                hw_batch.push(b);
-                acc.push(a);
-                // LUT design: 1 op/J at batch 1, 8 at batch 16; int8: 2 and 4.
-                opj.push(match (hw, b) {
-                    ("lut", 1) => 1.0,
-                    ("lut", _) => 8.0,
-                    (_, 1) => 2.0,
-                    _ => 4.0,
-                });
-            }
-        }
-    }
-    let df = df![
-        "method" => method,
-        "p_method_metric" => metric,
-        "hw_label" => hw_label,
-        "hw_batch" => hw_batch,
-        "p_hw_metric" => p_hw_metric,
-        "accuracy" => acc,
-        "ops_per_joule" => opj,
-    ]
-    .unwrap();
-    aggregate(&df).unwrap()
+fn rules_combine_verdicts() {
+    use Verdict::*;
+    assert_eq!(combine_all(&[Holds, Holds]), Holds);
+    assert_eq!(combine_all(&[Holds, Inconclusive]), Inconclusive);
+    assert_eq!(combine_all(&[Holds, Fails, Inconclusive]), Fails);
+    assert_eq!(combine_all(&[Holds, NotRun]), Inconclusive);
+    assert_eq!(combine_all(&[NotRun, NotRun]), NotRun);
+    assert_eq!(combine_all(&[]), NotRun);
+    assert_eq!(combine_any(&[Fails, Holds]), Holds);
+    assert_eq!(combine_any(&[Fails, Inconclusive]), Inconclusive);
+    assert_eq!(combine_any(&[Fails, NotRun]), Fails);
+    assert_eq!(combine_any(&[NotRun]), NotRun);
 }
 
 #[test]
-fn hw_batch_is_a_key_and_filters_as_an_integer() {
-    let t = priced_table();
-    assert!(t.key_index("hw_batch").is_some(), "a key, not a metric");
-    assert!(t.metric_index("hw_batch").is_none());
-    let eval = |check: &str| evaluate(&yaml(check), &t, &Filter::new());
-    let v = eval(
-        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut, hw_batch: 1}, denominator: {hw_label: int8, hw_batch: 1}, min: 0.4, max: 0.6}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert!(v.ours.starts_with("0.500×"), "{}", v.ours);
-    let v = eval(
-        "{kind: ratio, metric: ops_per_joule, numerator: {hw_label: lut, hw_batch: 16}, denominator: {hw_label: int8, hw_batch: 16}, min: 1.9, max: 2.1}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    // Lists and the float spelling match the integer column too; an unpriced batch is not run.
-    let v = eval(
-        "{kind: range, metric: ops_per_joule, filter: {hw_label: lut, hw_batch: [16.0]}, min: 8, max: 8}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    let v = eval("{kind: range, metric: ops_per_joule, filter: {hw_batch: 4}, max: 8}");
-    assert_eq!(v.holds, None, "{}", v.ours);
-    assert!(v.ours.contains("hw_batch=4"), "{}", v.ours);
-}
-
-#[test]
-fn model_side_claims_count_each_experiment_once() {
-    // 3 experiments × 2 designs × 2 batches = 12 configurations of the table, but accuracy
-    // is one number per experiment.
-    let t = priced_table();
-    assert_eq!(t.rows.len(), 12);
-    let eval = |check: &str| evaluate(&yaml(check), &t, &Filter::new());
-    let v = eval("{kind: range, metric: accuracy, filter: {method: lut}, min: 0.84, max: 0.86}");
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert!(v.ours.contains("over 2 configurations"), "{}", v.ours);
-    let v = eval("{kind: range, metric: accuracy, filter: {method: ptq}, min: 0.95, max: 0.95}");
-    assert_eq!(v.ours, "95.00 % (1 configuration)");
-    // Orderings match settings on the model-side keys only: the LUT design's specialized
-    // `p_hw_metric` (l2 vs l1) does not split the comparison.
-    let v = eval(
-        "{kind: ordering, metric: accuracy, by: p_method_metric, order: [l1, l2], direction: ascending}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-    assert_eq!(v.ours, "metric=l1: 80.00 % ≤ metric=l2: 90.00 %");
-    let v = eval(
-        "{kind: trend, metric: accuracy, along: p_method_metric, direction: increasing, filter: {method: lut}}",
-    );
-    assert!(!v.ours.contains("matched on"), "{}", v.ours);
-    // A hardware metric still sees every design and batch.
-    let v =
-        eval("{kind: range, metric: ops_per_joule, filter: {method: lut}, aggregate: max, max: 8}");
-    assert!(v.ours.contains("over 8 configurations"), "{}", v.ours);
-}
-
-#[test]
-fn scope_keeps_other_papers_out() {
-    // Paper q's row (drop 9.0, 100 op/J) would break these if it counted.
-    let v = run(
-        "{kind: range, metric: accuracy_drop, filter: {method: lut}, aggregate: max, max: 2.0}",
-    );
-    assert_eq!(v.holds, Some(true), "{}", v.ours);
-}
-
-#[test]
-fn summary_line() {
+fn summary_counts_claims_and_expectations_apart() {
     let s = ClaimsSummary {
-        holds: 9,
-        fails: 1,
-        not_run: 1,
+        claims: Counts {
+            holds: 2,
+            fails: 3,
+            inconclusive: 0,
+            not_run: 0,
+        },
+        expectations: Counts {
+            holds: 6,
+            fails: 0,
+            inconclusive: 2,
+            not_run: 0,
+        },
     };
     assert_eq!(
         s.to_string(),
-        "9 of 11 claims hold (1 does not hold, 1 not run)"
+        "2 of 5 published claims hold at our scale (3 do not hold); 6 of 8 of our expectations hold (2 inconclusive)"
     );
-    let s = ClaimsSummary {
-        holds: 1,
-        fails: 0,
-        not_run: 0,
-    };
-    assert_eq!(s.to_string(), "1 of 1 claim holds");
     assert_eq!(
         ClaimsSummary::default().to_string(),
         "no paper claims checked"
     );
 }
 
+const GOOD: &str = "schema_version: 2
+paper: x
+citation: {title: T, venue: V}
+claims:
+  - id: a
+    claim: c
+    source: Abstract
+    check: {kind: range, metric: accuracy, max: 1}
+expectations:
+  - id: b
+    expectation: e
+    reason: r
+    check: {kind: trend, metric: accuracy, along: p_method_c, direction: increasing, min_effect: 0.01}
+";
+
+fn load_text(text: &str) -> Result<ReferenceFile, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.yaml");
+    std::fs::write(&path, text).unwrap();
+    load_reference(&path).map_err(|e| e.to_string())
+}
+
+#[test]
+fn validation_points_at_file_line_col() {
+    let f = load_text(GOOD).unwrap();
+    assert_eq!(f.claims().count(), 1);
+    assert_eq!(f.expectations().count(), 1);
+    // A claim without a source: the error names the entry's line and column.
+    let err = load_text(&GOOD.replace("    source: Abstract\n", "")).unwrap_err();
+    assert!(
+        err.contains("x.yaml:5:5: `a`: a claim needs a `source`"),
+        "{err}"
+    );
+    let err = load_text(&GOOD.replace("source: Abstract", "source: \"  \"")).unwrap_err();
+    assert!(err.contains("x.yaml:5:5"), "{err}");
+    // An expectation without a reason.
+    let err = load_text(&GOOD.replace("    reason: r\n", "")).unwrap_err();
+    assert!(
+        err.contains("x.yaml:10:5: `b`: an expectation needs a `reason`"),
+        "{err}"
+    );
+    // A trend without its minimum effect.
+    let err = load_text(&GOOD.replace(", min_effect: 0.01", "")).unwrap_err();
+    assert!(
+        err.contains(":10:5:") && err.contains("min_effect"),
+        "{err}"
+    );
+}
+
 #[test]
 fn schema_rejects_unknown_fields_and_bad_checks() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = "schema_version: 1\npaper: x\ncitation: {title: T, venue: V}\nclaims:\n  - id: a\n    claim: c\n    source: s\n    check: {kind: range, metric: accuracy, max: 1}\n";
-    let path = dir.path().join("x.yaml");
-    std::fs::write(&path, good).unwrap();
-    load_reference(&path).unwrap();
-
     let cases = [
-        (good.replace("max: 1}", "max: 1, maxx: 2}"), "maxx"),
-        (good.replace("source: s", "source: s\n    extra: 1"), "extra"),
-        (good.replace("max: 1}", "}"), "min"),
-        (good.replace("kind: range", "kind: between"), "between"),
-        (good.replace("schema_version: 1", "schema_version: 2"), "schema_version"),
-        (good.replace("paper: x", "paper: y"), "file name"),
-        (good.replace("claims:\n", "claims:\n  - id: a\n    claim: c\n    source: s\n    check: {kind: range, metric: accuracy, max: 1}\n"), "twice"),
+        (GOOD.replace("max: 1}", "max: 1, maxx: 2}"), "maxx"),
+        (
+            GOOD.replace("source: Abstract", "source: s\n    extra: 1"),
+            "extra",
+        ),
+        (GOOD.replace("max: 1}", "}"), "min"),
+        (GOOD.replace("kind: range", "kind: between"), "between"),
+        (
+            GOOD.replace("schema_version: 2", "schema_version: 3"),
+            "schema_version",
+        ),
+        (GOOD.replace("paper: x", "paper: y"), "file name"),
+        (GOOD.replace("id: b", "id: a"), "twice"),
+        (
+            GOOD.replace("reason: r", "reason: r\n    source: s"),
+            "are for the paper's own claims",
+        ),
+        (
+            GOOD.replace("max: 1}", "max: 1, aggregate: mean}"),
+            "aggregate",
+        ),
+        (
+            GOOD.replace("min_effect: 0.01", "min_effect: 0.01, tolerance: 0.1"),
+            "tolerance",
+        ),
+        (
+            GOOD.replace(
+                "metric: accuracy, max: 1",
+                "metric: cycles, max: 1, min_effect: {standard_errors: 1}",
+            ),
+            "plain number",
+        ),
+        (
+            GOOD.replace(
+                "    check: {kind: range",
+                "    rule: {at: {}}\n    check: {kind: range",
+            ),
+            "operating point",
+        ),
     ];
     for (text, needle) in cases {
-        std::fs::write(&path, &text).unwrap();
-        let err = load_reference(&path).unwrap_err().to_string();
+        let err = load_text(&text).unwrap_err();
         assert!(err.contains(needle), "expected `{needle}` in: {err}");
     }
+}
+
+#[test]
+fn schema_1_files_still_load_as_claims() {
+    let v1 = "schema_version: 1\npaper: x\ncitation: {title: T, venue: V}\nclaims:\n  - id: a\n    claim: c\n    source: s\n    check: {kind: ordering, metric: accuracy, by: p_method_c, order: [8, 16], tolerance: 0.1}\n  - id: b\n    claim: c\n    source: s\n    check: {kind: range, metric: accuracy, max: 1, aggregate: mean}\n";
+    let f = load_text(v1).unwrap();
+    assert_eq!(f.schema_version, 1);
+    assert_eq!(f.claims().count(), 2);
 }
 
 #[test]
@@ -379,7 +506,7 @@ fn shipped_reference_files_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let file = load_reference(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert!(!file.claims.is_empty());
+            assert!(file.entries.iter().any(|e| e.section == Section::Claim));
             n += 1;
         }
     }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use crate::charts::{Figure, inline_svg};
-use crate::claims::{ClaimOutcome, ClaimsSummary, ReferenceFile};
+use crate::claims::{
+    ClaimOutcome, ClaimsSummary, ReferenceFile, SCHEMA_VERSION, Section, Verdict, verdict_mark,
+};
 use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run};
 
 mod suite_tables;
@@ -37,23 +39,45 @@ pub struct PaperView {
     /// "Authors, Venue, arXiv:id".
     pub citation: String,
     pub note: Option<String>,
+    /// "lut-dla: 2 of 5 published claims hold at our scale; 6 of 8 of our expectations hold".
     pub summary: String,
+    /// The paper's own claims.
     pub claims: Vec<ClaimView>,
+    /// Ours, with a reason each.
+    pub expectations: Vec<ClaimView>,
+    /// Set for a schema-1 file: its entries are not split into claims and expectations.
+    pub deprecated: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ClaimView {
     pub id: String,
     pub claim: String,
+    /// A claim's place in the paper; an expectation's reason.
     pub source: String,
-    pub expected: String,
+    /// The paper's number.
+    pub paper: String,
     pub ours: String,
-    /// `holds`, `does not hold`, `not run`.
+    /// `all`, `any`, `at …`, plus the noise rule.
+    pub rule: String,
+    /// `holds`, `does not hold`, `inconclusive`, `not run`.
     pub verdict: &'static str,
-    /// CSS class: `holds`, `fails`, `not-run`.
+    /// CSS class: `holds`, `fails`, `inconclusive`, `not-run`.
     pub status: &'static str,
-    /// `✓`, `✗`, `–`.
+    /// `✓`, `✗`, `≈`, `–`.
     pub mark: &'static str,
+    /// The rows compared, one per configuration or setting.
+    pub evidence: Vec<PieceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PieceView {
+    pub selection: String,
+    pub ours: String,
+    pub verdict: &'static str,
+    pub mark: &'static str,
+    /// False outside an `at:` operating point (shown as context).
+    pub decides: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +111,8 @@ pub struct CellView {
 #[derive(Debug, Serialize)]
 pub struct SuiteView {
     pub name: String,
+    /// The suite's `description` (env.json, or the suite file it names), raw text.
+    pub description: Option<String>,
     /// Keys with one value across the suite, and metrics with one printed value in every row
     /// of their table.
     pub fixed: Vec<KeyValue>,
@@ -145,7 +171,10 @@ pub fn build(
     let papers: Vec<PaperView> = references.iter().map(|r| paper_view(r, outcomes)).collect();
     let mut title_parts: Vec<String> = references.iter().map(|r| r.paper.clone()).collect();
     title_parts.extend(missing.iter().cloned());
-    let suites = suite_views(table);
+    let mut suites = suite_views(table);
+    for s in &mut suites {
+        s.description = suite_description(results, &s.name);
+    }
     if title_parts.is_empty() {
         title_parts = suites.iter().map(|s| s.name.clone()).collect();
     }
@@ -172,6 +201,45 @@ pub fn build(
     }
 }
 
+fn status(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "holds",
+        Verdict::Fails => "fails",
+        Verdict::Inconclusive => "inconclusive",
+        Verdict::NotRun => "not-run",
+    }
+}
+
+fn claim_view(o: &ClaimOutcome) -> ClaimView {
+    let rule = if o.noise.is_empty() {
+        o.rule.clone()
+    } else {
+        format!("{}; {}", o.rule, o.noise)
+    };
+    ClaimView {
+        id: o.id.clone(),
+        claim: o.claim.clone(),
+        source: o.source.clone(),
+        paper: o.paper_number.clone(),
+        ours: o.ours.clone(),
+        rule,
+        verdict: o.verdict.words(),
+        status: status(o.verdict),
+        mark: verdict_mark(o.verdict),
+        evidence: o
+            .evidence
+            .iter()
+            .map(|p| PieceView {
+                selection: p.selection.clone(),
+                ours: p.ours.clone(),
+                verdict: p.verdict.words(),
+                mark: verdict_mark(p.verdict),
+                decides: p.decides,
+            })
+            .collect(),
+    }
+}
+
 fn paper_view(r: &ReferenceFile, outcomes: &[ClaimOutcome]) -> PaperView {
     let mine: Vec<&ClaimOutcome> = outcomes.iter().filter(|o| o.paper == r.paper).collect();
     let counts = {
@@ -191,28 +259,49 @@ fn paper_view(r: &ReferenceFile, outcomes: &[ClaimOutcome]) -> PaperView {
         title: r.citation.title.clone(),
         citation: citation.join(", "),
         note: r.note.clone(),
-        summary: counts.to_string(),
+        summary: format!("{}: {counts}", r.paper),
         claims: mine
-            .into_iter()
-            .map(|o| {
-                let (verdict, status, mark) = match o.holds {
-                    Some(true) => ("holds", "holds", "✓"),
-                    Some(false) => ("does not hold", "fails", "✗"),
-                    None => ("not run", "not-run", "–"),
-                };
-                ClaimView {
-                    id: o.id.clone(),
-                    claim: o.claim.clone(),
-                    source: o.source.clone(),
-                    expected: o.expected.clone(),
-                    ours: o.ours.clone(),
-                    verdict,
-                    status,
-                    mark,
-                }
-            })
+            .iter()
+            .filter(|o| o.section == Section::Claim)
+            .map(|o| claim_view(o))
             .collect(),
+        expectations: mine
+            .iter()
+            .filter(|o| o.section == Section::Expectation)
+            .map(|o| claim_view(o))
+            .collect(),
+        deprecated: (r.schema_version < SCHEMA_VERSION).then(|| {
+            format!(
+                "This reference file uses schema_version {}: its entries are not yet split into \
+                 the paper's claims and our expectations, so all are listed as claims \
+                 (docs: reports/src/claims/schema.rs).",
+                r.schema_version
+            )
+        }),
     }
+}
+
+/// The description of suite `name`: env.json's `description` (written by the runner), else
+/// the `description` of the suite file env.json names, when it can be read from here.
+fn suite_description(results: &Results, name: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Described {
+        #[serde(default)]
+        description: Option<String>,
+    }
+    results.runs.iter().find_map(|run| {
+        let env = run.env.as_ref()?;
+        if env.get("suite").and_then(|v| v.as_str()) != Some(name) {
+            return None;
+        }
+        if let Some(d) = env.get("description").and_then(|v| v.as_str()) {
+            return Some(d.to_string());
+        }
+        let file = env.get("suite_file")?.as_str()?;
+        let text = std::fs::read_to_string(file).ok()?;
+        // Only the one field: serde ignores the rest of the suite.
+        serde_saphyr::from_str::<Described>(&text).ok()?.description
+    })
 }
 
 fn wall_time(s: f64) -> String {

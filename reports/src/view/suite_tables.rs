@@ -159,6 +159,7 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
             ];
             return SuiteView {
                 name,
+                description: None,
                 fixed,
                 per_model: model_values(per_model),
                 tables,
@@ -199,6 +200,7 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
     };
     SuiteView {
         name,
+        description: None,
         fixed,
         per_model: model_values(per_model),
         tables: vec![table_view(table, spec, &lines)],

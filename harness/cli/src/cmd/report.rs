@@ -11,7 +11,7 @@ use crate::ui;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A results directory (with rows.parquet).
+    /// A results directory (with rows.parquet, or rows.csv).
     pub results_dir: PathBuf,
     /// Comma-separated: md, html.
     #[arg(long, default_value = "md,html")]
@@ -24,9 +24,9 @@ pub fn render(dir: &Path, format: &str) -> anyhow::Result<RenderOutput> {
         Ok(f) => f,
         Err(e) => return ui::invalid(format!("--format {format}: {e}")),
     };
-    if !dir.join("rows.parquet").is_file() {
+    if !dir.join("rows.parquet").is_file() && !dir.join("rows.csv").is_file() {
         return ui::invalid(format!(
-            "{} has no rows.parquet: run a suite into it first (compbench run SUITE.yaml --out {})",
+            "{} has no rows.parquet or rows.csv: run a suite into it first (compbench run SUITE.yaml --out {})",
             dir.display(),
             dir.display()
         ));

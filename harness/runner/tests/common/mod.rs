@@ -47,6 +47,8 @@ pub fn record(
         model_params: Params::default(),
         method_params,
         timestamp: "2026-11-27T00:00:00Z".into(),
+        commit: Some(format!("commit{i}")),
+        dirty: Some(i % 2 == 1),
         outcome,
     }
 }
