@@ -456,8 +456,6 @@ fn merge_joins_shards_and_drops_duplicates() {
 /// kernel reports), with IR that still says f32: the runner must believe the kernel.
 struct FourBit(compbench_nn::deployed::DenseGemm);
 
-use compbench_nn::GemmKernel as _;
-
 impl compbench_nn::GemmKernel for FourBit {
     fn kind(&self) -> &'static str {
         "four-bit-test"
