@@ -377,7 +377,8 @@ fn table_has_the_schema_columns_in_order() {
         .unwrap()
         .str()
         .unwrap()
-        .into_no_null_iter()
+        .iter()
+        .map(|h| h.unwrap_or("<null>"))
         .collect();
     assert_eq!(hashes, ["commit0", "commit0", "commit2", "commit2"]);
 }
