@@ -254,9 +254,9 @@ pub fn lut_dla_rows() -> PolarsResult<DataFrame> {
                 let r = row![
                     "suite" => "lut-dla-fixture", "paper" => "lut-dla",
                     "model" => model, "dataset" => "fashion-mnist", "method" => "lutboost",
-                    "label" => "lutboost", "seed" => seed,
+                    "label" => "lut-metric", "seed" => seed,
                     "p_method_v" => v, "p_method_c" => c, "p_method_metric" => metric,
-                    "p_method_stages" => stages,
+                    "p_method_stages" => stages, "p_method_table_bits" => 8,
                     "accuracy" => base - drop / 100.0, "baseline_accuracy" => base,
                     "accuracy_drop" => drop, "bits_per_weight" => 8.0 * c as f64 / v as f64,
                     "train_s" => 12.0 * stages as f64,
@@ -375,6 +375,7 @@ pub fn env_json(quick: bool, wall_s: f64) -> serde_json::Value {
         "quick": quick,
         "compbench_version": "0.1.0",
         "wall_s": wall_s,
+        "datasets": { "fashion-mnist": { "test_examples": 10000 } },
     })
 }
 
