@@ -4,7 +4,10 @@
 //! The test copies the workspace into a temporary directory, adds a throwaway method crate with
 //! its one registry line (and the registry's dependency on it), adds a throwaway hardware model
 //! file with its lines in hwmodels' list, builds that copy and drives its binary. Building the
-//! copy takes minutes, so the test is ignored by `cargo test`; .ci/run runs it with `--ignored`.
+//! copy takes minutes, so the test is ignored by `cargo test`. Run it alone with
+//! `cargo test --release --workspace --test plugin_scaffold -- --ignored`. It has not run yet:
+//! whether the inner `cargo build` can take the target-dir lock while the outer `cargo test`
+//! runs is unverified, so it is not in .ci/run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,7 +136,7 @@ seeds: [0]
 ";
 
 #[test]
-#[ignore = "copies and builds the workspace (minutes); .ci/run runs it with --ignored"]
+#[ignore = "copies and builds the workspace (minutes); run it alone with --ignored"]
 fn a_method_and_a_hwmodel_added_the_documented_way_list_validate_and_run() {
     let root = workspace_root();
     let tmp = tempfile::tempdir().unwrap();
