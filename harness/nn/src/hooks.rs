@@ -156,3 +156,75 @@ pub fn exact_nonlinear(kind: NonlinearKind, x: Tensor<2>) -> Tensor<2> {
         NonlinearKind::MaxPool | NonlinearKind::Other => x,
     }
 }
+
+/// Training hooks that multiply each pruned layer's weights by its 0/1 mask.
+pub struct MaskHooks {
+    /// Masks in the trainable weight's own layout: [in, out] for linear, [Cout, Cin, k, k] for
+    /// conv.
+    linear: std::collections::BTreeMap<String, Tensor<2>>,
+    conv: std::collections::BTreeMap<String, Tensor<4>>,
+}
+
+impl MaskHooks {
+    /// `masks` holds one K×N keep-mask per GEMM layer (by name); layers without one stay dense.
+    pub fn new(
+        masks: &std::collections::BTreeMap<String, Vec<bool>>,
+        layers: &[crate::GemmLayerInfo],
+        device: &burn::tensor::Device,
+    ) -> MaskHooks {
+        let device = device.clone().autodiff();
+        let mut linear = std::collections::BTreeMap::new();
+        let mut conv = std::collections::BTreeMap::new();
+        for info in layers {
+            let Some(mask) = masks.get(&info.name) else {
+                continue;
+            };
+            let (k, n) = (info.k(), info.n());
+            let m: Vec<f32> = mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+            let t: Tensor<2> = Tensor::from_data(burn::tensor::TensorData::new(m, [k, n]), &device);
+            match info.shape {
+                crate::GemmShape::Linear { .. } => {
+                    linear.insert(info.name.clone(), t);
+                }
+                crate::GemmShape::Conv(g) => {
+                    // K×N in im2col order (cin, kh, kw) → [Cout, Cin, k, k].
+                    conv.insert(
+                        info.name.clone(),
+                        t.transpose()
+                            .reshape([g.out_channels, g.in_channels, g.kernel, g.kernel]),
+                    );
+                }
+            }
+        }
+        MaskHooks { linear, conv }
+    }
+}
+
+impl TrainHooks for MaskHooks {
+    fn linear(
+        &self,
+        site: &GemmSite,
+        x: Tensor<2>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+    ) -> Tensor<2> {
+        match self.linear.get(site.name) {
+            Some(mask) => dense_linear(x, weight * mask.clone(), bias),
+            None => dense_linear(x, weight, bias),
+        }
+    }
+
+    fn conv2d(
+        &self,
+        site: &GemmSite,
+        geom: &ConvGeom,
+        x: Tensor<4>,
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+    ) -> Tensor<4> {
+        match self.conv.get(site.name) {
+            Some(mask) => dense_conv2d(geom, x, weight * mask.clone(), bias),
+            None => dense_conv2d(geom, x, weight, bias),
+        }
+    }
+}

@@ -12,12 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Tensor, TensorData};
 use compbench_core::{BlockSparsity, Gemm, ParamSpec, Params};
-use compbench_nn::{
-    Compressed, ConvGeom, GemmKernel, GemmSite, Method, MethodCtx, MethodError, Network,
-    TrainHooks, hooks::dense_conv2d, hooks::dense_linear, train,
-};
+use compbench_nn::hooks::MaskHooks;
+use compbench_nn::{Compressed, GemmKernel, Method, MethodCtx, MethodError, Network, train};
 
 pub static MAGNITUDE_PRUNE: MagnitudePrune = MagnitudePrune;
 
@@ -160,80 +157,6 @@ fn apply_masks(mut network: Network, masks: &BTreeMap<String, Vec<bool>>) -> Net
         network = network.set_gemm_weights(name, &w, b.as_deref());
     }
     network
-}
-
-/// Training hooks that multiply each pruned layer's weights by its 0/1 mask.
-struct MaskHooks {
-    /// Per layer: the mask in the trainable weight's own layout ([in, out] for linear,
-    /// [Cout, Cin, k, k] for conv), as a float tensor.
-    linear: BTreeMap<String, Tensor<2>>,
-    conv: BTreeMap<String, Tensor<4>>,
-}
-
-impl MaskHooks {
-    fn new(
-        masks: &BTreeMap<String, Vec<bool>>,
-        layers: &[compbench_nn::GemmLayerInfo],
-        device: &burn::tensor::Device,
-    ) -> Self {
-        let device = device.clone().autodiff();
-        let mut linear = BTreeMap::new();
-        let mut conv = BTreeMap::new();
-        for info in layers {
-            let Some(mask) = masks.get(&info.name) else {
-                continue;
-            };
-            let (k, n) = (info.k(), info.n());
-            let m: Vec<f32> = mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-            match info.shape {
-                compbench_nn::GemmShape::Linear { .. } => {
-                    linear.insert(
-                        info.name.clone(),
-                        Tensor::from_data(TensorData::new(m, [k, n]), &device),
-                    );
-                }
-                compbench_nn::GemmShape::Conv(g) => {
-                    // K×N in im2col order (cin, kh, kw) → [Cout, Cin, k, k].
-                    let t: Tensor<2> = Tensor::from_data(TensorData::new(m, [k, n]), &device);
-                    conv.insert(
-                        info.name.clone(),
-                        t.transpose()
-                            .reshape([g.out_channels, g.in_channels, g.kernel, g.kernel]),
-                    );
-                }
-            }
-        }
-        MaskHooks { linear, conv }
-    }
-}
-
-impl TrainHooks for MaskHooks {
-    fn linear(
-        &self,
-        site: &GemmSite,
-        x: Tensor<2>,
-        weight: Tensor<2>,
-        bias: Option<Tensor<1>>,
-    ) -> Tensor<2> {
-        match self.linear.get(site.name) {
-            Some(mask) => dense_linear(x, weight * mask.clone(), bias),
-            None => dense_linear(x, weight, bias),
-        }
-    }
-
-    fn conv2d(
-        &self,
-        site: &GemmSite,
-        geom: &ConvGeom,
-        x: Tensor<4>,
-        weight: Tensor<4>,
-        bias: Option<Tensor<1>>,
-    ) -> Tensor<4> {
-        match self.conv.get(site.name) {
-            Some(mask) => dense_conv2d(geom, x, weight * mask.clone(), bias),
-            None => dense_conv2d(geom, x, weight, bias),
-        }
-    }
 }
 
 /// A dense f32 layer whose zeros are reported to the hardware models as 1×1-block sparsity.
