@@ -258,6 +258,7 @@ impl BlockSparseDesign {
             + self
                 .core
                 .dram_bytes(m, k, n, ifmap_reads, filter_reads, ofmap_writes, scales)
+                .total()
             - (k * n - filter_reads).max(0.0) * self.core.elem_bytes() * scales.1
             + meta_bits / 8.0;
         // Metadata DRAM bytes are in `dram_bytes` (priced as DRAM); here the SRAM reads and

@@ -37,6 +37,7 @@ impl DesignConsts {
             macs,
             energy_breakdown: energy,
             area_breakdown: self.area_breakdown,
+            counts: Breakdown::new(),
             peak_macs_per_cycle: self.peak_macs_per_cycle,
         }
     }

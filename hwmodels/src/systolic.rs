@@ -19,7 +19,8 @@
 
 use compbench_core::params::ParamSpec;
 use compbench_core::{
-    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, NumFormat, Op, ParamError, Params,
+    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, MAPPED_PE_SLOTS, NumFormat, Op, PE_SLOTS,
+    ParamError, Params,
 };
 
 use crate::common::{DesignConsts, ceil_div, dram_traffic, p_u64};
@@ -113,6 +114,21 @@ pub fn scalesim(dataflow: Dataflow, rows: u64, cols: u64, m: u64, k: u64, n: u64
         ifmap_reads,
         filter_reads,
         ofmap_writes,
+    }
+}
+
+/// DRAM traffic of one GEMM run by operand, bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DramBytes {
+    pub ifmap: f64,
+    pub filter: f64,
+    /// Outputs, plus partial sums that spill and come back.
+    pub ofmap: f64,
+}
+
+impl DramBytes {
+    pub fn total(&self) -> f64 {
+        self.ifmap + self.filter + self.ofmap
     }
 }
 
@@ -336,7 +352,7 @@ impl SystolicCore {
         self.elem_bits / 8.0
     }
 
-    /// DRAM bytes of a GEMM given SRAM-level traffic (see [`dram_traffic`]).
+    /// DRAM bytes of a GEMM given SRAM-level traffic (see [`dram_traffic`]), per operand.
     pub fn dram_bytes(
         &self,
         m: f64,
@@ -346,7 +362,7 @@ impl SystolicCore {
         filter_reads: f64,
         ofmap_writes: f64,
         (ifmap_scale, filter_scale): (f64, f64),
-    ) -> f64 {
+    ) -> DramBytes {
         let b = self.elem_bytes();
         let acc_b = ACC_BITS / 8.0;
         let (bi, bf) = (b * ifmap_scale, b * filter_scale);
@@ -362,7 +378,42 @@ impl SystolicCore {
         } else {
             0.0
         };
-        ifmap + filter + outputs * b + spill
+        DramBytes {
+            ifmap,
+            filter,
+            ofmap: outputs * b + spill,
+        }
+    }
+
+    /// SCALE-Sim's access counts of one dense GEMM layer, repeats included, under its report
+    /// names (DETAILED_ACCESS_REPORT's SRAM reads and writes, DRAM traffic in bytes, folds and
+    /// the PE slots behind COMPUTE_REPORT's mapping efficiency).
+    pub fn dense_counts(&self, g: &Gemm, s: &FoldStats, repeats: f64) -> Breakdown {
+        let (m, k, n) = (g.m as f64, g.k as f64, g.n as f64);
+        let (i, f, o) = (
+            s.ifmap_reads as f64,
+            s.filter_reads as f64,
+            s.ofmap_writes as f64,
+        );
+        let dram = self.dram_bytes(m, k, n, i, f, o, self.operand_scales(g));
+        let (_, codebook_bytes) = self.weight_decode(g, f);
+        let (sr, sc, _) = self.cfg.dataflow.map(g.m, g.k, g.n);
+        let mut c = Breakdown::new();
+        for (name, value) in [
+            ("sram_ifmap_reads", i),
+            ("sram_filter_reads", f),
+            ("sram_ofmap_writes", o),
+            ("dram_ifmap_bytes", dram.ifmap),
+            ("dram_filter_bytes", dram.filter + codebook_bytes),
+            ("dram_ofmap_bytes", dram.ofmap),
+            ("compute_cycles", s.compute_cycles as f64),
+            ("folds", s.folds as f64),
+            (MAPPED_PE_SLOTS, (sr * sc) as f64),
+            (PE_SLOTS, (s.folds * self.cfg.rows * self.cfg.cols) as f64),
+        ] {
+            c.add(name, value * repeats);
+        }
+        c
     }
 
     /// Fraction of the array's element width that a layer's activation and weight operands
@@ -431,7 +482,7 @@ impl SystolicCore {
             filter_reads: f,
             ofmap_writes: o,
             outputs: m * n,
-            dram_bytes: self.dram_bytes(m, k, n, i, f, o, scales) + codebook_bytes,
+            dram_bytes: self.dram_bytes(m, k, n, i, f, o, scales).total() + codebook_bytes,
             metadata_pj: 0.0,
             decode_pj,
             ifmap_scale: scales.0,
@@ -535,10 +586,14 @@ impl HwDesign for SystolicDesign {
         let repeats = layer.repeats as f64;
         match &layer.op {
             Op::Gemm(g) => {
+                let (stats, work) = self.core.dense_work(g);
                 let mut e = Breakdown::new();
-                let cycles = self.core.price_dense(g, repeats, &mut e);
-                self.consts
-                    .layer_report(cycles, e, g.macs() as f64 * repeats)
+                let cycles = self.core.price_work(&work, &mut e, repeats);
+                let mut report = self
+                    .consts
+                    .layer_report(cycles, e, g.macs() as f64 * repeats);
+                report.counts = self.core.dense_counts(g, &stats, repeats);
+                report
             }
             Op::Nonlinear(op) => price_nonlinear(&self.vector, &self.consts, op, repeats),
         }

@@ -43,6 +43,28 @@ fn scalesim_v2_golden_alexnet_conv1_ws() {
         r.utilization
     );
     assert_eq!(r.macs, 105_415_200.0);
+    // The same counts reach `hw eval --json` under SCALE-Sim's report names.
+    let json = compbench_core::hw::HwReportJson::from(&r);
+    let counts = &json.breakdown.counts;
+    for (name, golden) in [
+        ("sram_ifmap_reads", 3_294_225.0),
+        ("sram_filter_reads", 34_848.0),
+        ("sram_ofmap_writes", 3_484_800.0),
+        ("folds", 36.0),
+        ("compute_cycles", 112_283.0),
+        ("mapping_efficiency", 0.945_312_5),
+    ] {
+        let ours = counts.get(name).copied();
+        assert!(
+            ours.is_some_and(|v| (v - golden).abs() < 1e-9 * golden),
+            "{name}: {ours:?} vs SCALE-Sim {golden}"
+        );
+    }
+    // Unique bytes fit in 64 kB SRAMs? The filter (363×96 int8 = 34.8 kB) does and is fetched
+    // once; the ifmap (3025×363 = 1.1 MB) does not and is partly re-fetched per fold.
+    assert_eq!(counts["dram_filter_bytes"], 34_848.0);
+    assert!(counts["dram_ifmap_bytes"] > 3025.0 * 363.0);
+    assert!(counts["dram_ifmap_bytes"] < 3_294_225.0);
 }
 
 /// Hand-derived cases: (dataflow, R, C, M, K, N, folds, cycles, ifmap, filter, ofmap).

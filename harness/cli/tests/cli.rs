@@ -477,3 +477,31 @@ fn hw_eval_refuses_a_gemm_whose_size_overflows() {
         text(&r.stdout)
     );
 }
+
+/// A SCALE-Sim user compares traffic, not only cycles: `hw eval --json` carries the access
+/// counts under SCALE-Sim's names (values checked against its golden trace in
+/// hwmodels/tests/systolic.rs).
+#[test]
+fn hw_eval_json_carries_scalesim_access_counts() {
+    let sb = Sandbox::new();
+    let r = sb.run(&[
+        "hw",
+        "eval",
+        "--model",
+        "systolic",
+        "--param",
+        "dataflow=ws",
+        "--gemm",
+        "3025,363,96",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let counts = &v["breakdown"]["counts"];
+    assert_eq!(counts["sram_ifmap_reads"], 3_294_225.0, "{v}");
+    assert_eq!(counts["sram_filter_reads"], 34_848.0, "{v}");
+    assert_eq!(counts["sram_ofmap_writes"], 3_484_800.0, "{v}");
+    assert_eq!(counts["folds"], 36.0, "{v}");
+    assert!(counts["dram_ifmap_bytes"].as_f64().unwrap() > 0.0, "{v}");
+    assert!((counts["mapping_efficiency"].as_f64().unwrap() - 0.945_312_5).abs() < 1e-12);
+}

@@ -168,6 +168,10 @@ pub struct HwReport {
     pub energy_breakdown: Breakdown,
     /// Area by component, µm².
     pub area_breakdown: Breakdown,
+    /// Access counts and folds under SCALE-Sim's names (`sram_ifmap_reads`, `dram_filter_bytes`,
+    /// `folds`, …), summed over layers and repeats; empty for models that do not count them.
+    /// Lets a SCALE-Sim user compare traffic directly instead of backing it out of the energy.
+    pub counts: Breakdown,
     /// Peak MACs per cycle, used to recompute utilization when reports are summed.
     pub peak_macs_per_cycle: f64,
 }
@@ -184,6 +188,7 @@ impl HwReport {
             macs: 0.0,
             energy_breakdown: Breakdown::new(),
             area_breakdown: Breakdown::new(),
+            counts: Breakdown::new(),
             peak_macs_per_cycle: 0.0,
         }
     }
@@ -195,6 +200,7 @@ impl HwReport {
         self.energy_pj += layer.energy_pj;
         self.macs += layer.macs;
         self.energy_breakdown.merge(&layer.energy_breakdown);
+        self.counts.merge(&layer.counts);
         if self.area_breakdown.len == 0 {
             self.area_breakdown = layer.area_breakdown;
         }
@@ -235,6 +241,11 @@ impl HwReport {
     }
 }
 
+/// [`HwReport::counts`] names from which the JSON form derives `mapping_efficiency`: PE slots
+/// holding work, and PE slots offered (R·C per fold), summed over folds.
+pub const MAPPED_PE_SLOTS: &str = "mapped_pe_slots";
+pub const PE_SLOTS: &str = "pe_slots";
+
 /// Serializable form for `--json` output and result rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HwReportJson {
@@ -257,12 +268,22 @@ pub mod serde_json_like {
     pub struct Breakdowns {
         pub energy_pj: BTreeMap<String, f64>,
         pub area_um2: BTreeMap<String, f64>,
+        /// [`super::HwReport::counts`], plus `mapping_efficiency` (mapped PE slots ÷ PE slots
+        /// over all folds) when the model counts PE slots.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub counts: BTreeMap<String, f64>,
     }
 }
 
 impl From<&HwReport> for HwReportJson {
     fn from(r: &HwReport) -> Self {
         let to_map = |b: &Breakdown| b.iter().map(|(n, v)| (n.to_string(), v)).collect();
+        let mut counts: std::collections::BTreeMap<String, f64> = to_map(&r.counts);
+        if let (Some(mapped), Some(slots)) = (r.counts.get(MAPPED_PE_SLOTS), r.counts.get(PE_SLOTS))
+            && slots > 0.0
+        {
+            counts.insert("mapping_efficiency".into(), mapped / slots);
+        }
         HwReportJson {
             cycles: r.cycles,
             latency_s: r.latency_s,
@@ -274,6 +295,7 @@ impl From<&HwReport> for HwReportJson {
             breakdown: serde_json_like::Breakdowns {
                 energy_pj: to_map(&r.energy_breakdown),
                 area_um2: to_map(&r.area_breakdown),
+                counts,
             },
         }
     }

@@ -18,7 +18,7 @@ pub mod params;
 pub mod seed;
 
 pub use data::{DataError, Dataset, ImageSplit, Splits};
-pub use hw::{Breakdown, HwDesign, HwModel, HwModelEntry, HwReport};
+pub use hw::{Breakdown, HwDesign, HwModel, HwModelEntry, HwReport, MAPPED_PE_SLOTS, PE_SLOTS};
 pub use ir::{
     BlockSparsity, Codebook, Gemm, HeCost, IrOverflow, Layer, NonlinearImpl, NonlinearKind,
     NonlinearOp, NumFormat, Op, VqMetric, VqSpec, WeightStorage, Workload, ZeroEncoding,

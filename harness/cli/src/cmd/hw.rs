@@ -154,6 +154,12 @@ fn eval(
         for (name, um2) in report.area_breakdown.iter() {
             println!("    {name:<14} {:.4}", um2 * 1e-6);
         }
+        if report.counts.len > 0 {
+            println!("  access counts (SCALE-Sim's names; `--json` adds mapping_efficiency):");
+            for (name, n) in report.counts.iter() {
+                println!("    {name:<18} {n:.0}");
+            }
+        }
     }
     Ok(())
 }
@@ -165,7 +171,9 @@ fn dse(file: &PathBuf, json: bool) -> Result<()> {
     let workload = spec
         .workload()
         .with_context(|| file.display().to_string())?;
-    let result = run_dse(&spec, &workload).with_context(|| file.display().to_string())?;
+    let model = compbench_registry::hwmodel(&spec.hwmodel)
+        .with_context(|| format!("{}: hwmodel", file.display()))?;
+    let result = run_dse(model, &spec, &workload).with_context(|| file.display().to_string())?;
     if json {
         let front: Vec<_> = result.pareto.iter().map(|&i| &result.points[i]).collect();
         let out = serde_json::json!({
