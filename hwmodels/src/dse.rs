@@ -336,29 +336,23 @@ pub struct DseResult {
     pub elapsed_s: f64,
 }
 
-/// Look a model up in the registry.
-pub fn find_model(id: &str) -> Result<&'static dyn HwModel, DseError> {
-    crate::all()
-        .iter()
-        .copied()
-        .find(|m| m.id() == id)
-        .ok_or_else(|| {
-            DseError::Invalid(format!(
-                "unknown hwmodel `{id}` (allowed: {})",
-                crate::all()
-                    .iter()
-                    .map(|m| m.id())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-}
-
-/// Sweep the spec's designs over `workload`.
-pub fn run_dse(spec: &DseSpec, workload: &Workload) -> Result<DseResult, DseError> {
+/// Sweep the spec's designs of `model` over `workload`. The caller resolves the spec's
+/// `hwmodel` through the registry (`compbench_registry::hwmodel`), so models added there,
+/// plugins included, sweep like the built-in ones.
+pub fn run_dse(
+    model: &dyn HwModel,
+    spec: &DseSpec,
+    workload: &Workload,
+) -> Result<DseResult, DseError> {
     spec.check_shape()?;
+    if model.id() != spec.hwmodel {
+        return Err(DseError::Invalid(format!(
+            "the spec sweeps hwmodel `{}` but was given `{}`",
+            spec.hwmodel,
+            model.id()
+        )));
+    }
     let start = Instant::now();
-    let model = find_model(&spec.hwmodel)?;
     let specs = model.params();
     let axes = spec.axes();
     // Names are checked once, before any work, with the model's allowed values.
