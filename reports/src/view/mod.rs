@@ -9,6 +9,7 @@ use crate::claims::{
 };
 use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run};
 
+mod key_columns;
 mod suite_tables;
 
 use suite_tables::suite_views;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::key_columns::{CONFIGURATION, HW_PARAMS, KeyColumns, MODEL_PARAMS};
 use super::{CellView, ColumnView, KeyValue, ModelValues, SuiteView, TableView};
 use crate::metrics::{Better, Side, header, info, scale_for};
 use crate::results::{ConfigTable, Stat, hardware_key, short_key};
@@ -62,14 +63,6 @@ struct TableSpec {
 
 const MODEL_TITLE: &str = "Accuracy and CPU measurements";
 const HARDWARE_TITLE: &str = "Hardware costs";
-const CONFIGURATION: &str = "configuration";
-const MODEL_PARAMS: &str = "model params";
-const HW: &str = "hw";
-const HW_PARAMS: &str = "hw params";
-
-fn key_text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "—".into())
-}
 
 fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
     let varying = table.varying_keys(rows);
@@ -80,21 +73,62 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         .chain(&table.metrics)
         .map(String::as_str)
         .collect();
-    let mut fixed: Vec<KeyValue> = (0..table.keys.len())
+    let keys = KeyColumns::of(table, rows, &varying, &names);
+    let shown = shown_metrics(table, rows);
+    let notes = present_notes(table, rows);
+    // Both kinds of metrics: one table per configuration for the model-side metrics (they are
+    // the same on every hardware design), one per configuration and design for the costs.
+    let tables = split_tables(table, rows, &keys, &shown, &notes)
+        .unwrap_or_else(|| one_table(table, rows, &keys, &shown, notes));
+    let mut fixed = fixed_keys(table, rows, &varying, &names);
+    fixed.extend(tables.fixed);
+    let mut per_model = keys.per_model;
+    add_per_model(&mut per_model, tables.per_model);
+    SuiteView {
+        name,
+        description: None,
+        fixed,
+        per_model: model_values(per_model),
+        tables: tables.tables,
+    }
+}
+
+/// A suite's tables, and the values their constant metrics lifted out of them.
+struct Tables {
+    tables: Vec<TableView>,
+    fixed: Vec<KeyValue>,
+    per_model: Vec<(String, KeyValue)>,
+}
+
+/// Keys that are the same on every row of the suite (its name aside): the Fixed line.
+fn fixed_keys(
+    table: &ConfigTable,
+    rows: &[usize],
+    varying: &[usize],
+    names: &[&str],
+) -> Vec<KeyValue> {
+    (0..table.keys.len())
         .filter(|k| !varying.contains(k) && table.keys[*k] != "suite")
         .filter_map(|k| {
-            let v = table.rows[rows[0]].keys[k].clone()?;
             Some(KeyValue {
-                key: short_key(&table.keys[k], &names),
-                value: v,
+                key: short_key(&table.keys[k], names),
+                value: table.rows[rows[0]].keys[k].clone()?,
             })
         })
-        .collect();
-    let shown: Vec<usize> = (0..table.metrics.len())
+        .collect()
+}
+
+/// Metrics that belong in tables and have a value on some row.
+fn shown_metrics(table: &ConfigTable, rows: &[usize]) -> Vec<usize> {
+    (0..table.metrics.len())
         .filter(|&m| table_metric(&table.metrics[m]))
         .filter(|&m| rows.iter().any(|&r| table.rows[r].stats[m].is_some()))
-        .collect();
-    let notes: Vec<usize> = (0..table.notes.len())
+        .collect()
+}
+
+/// Note columns with text on some row.
+fn present_notes(table: &ConfigTable, rows: &[usize]) -> Vec<usize> {
+    (0..table.notes.len())
         .filter(|&n| {
             rows.iter().any(|&r| {
                 table.rows[r].notes[n]
@@ -102,76 +136,76 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
                     .is_some_and(|s| !s.is_empty())
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A model-side table (one row per configuration) and a hardware table (one row per
+/// configuration and design), when the suite has metrics of both sides that vary.
+fn split_tables(
+    table: &ConfigTable,
+    rows: &[usize],
+    keys: &KeyColumns,
+    shown: &[usize],
+    notes: &[usize],
+) -> Option<Tables> {
     let (model_side, hw_side): (Vec<usize>, Vec<usize>) = shown
         .iter()
         .partition(|&&m| info(&table.metrics[m]).side == Side::Model);
-    let keys = key_columns(table, rows, &varying, &names);
-    let mut per_model = keys.per_model.clone();
-
-    // Both kinds of metrics: one table per configuration for the model-side metrics (they are
-    // the same on every hardware design), one per configuration and design for the costs.
-    if !model_side.is_empty() && !hw_side.is_empty() {
-        let model_lines = model_lines(table, rows, &keys);
-        let hw_lines = row_lines(table, rows, &keys);
-        let model = split_constant(table, &model_lines, &model_side);
-        let hw = split_constant(table, &hw_lines, &hw_side);
-        if !model.metrics.is_empty() && !hw.metrics.is_empty() {
-            fixed.extend(model.fixed);
-            fixed.extend(hw.fixed);
-            add_per_model(&mut per_model, model.per_model);
-            add_per_model(&mut per_model, hw.per_model);
-            let hw_columns: Vec<String> = keys.config.iter().chain(&keys.hw).cloned().collect();
-            let tables = vec![
-                table_view(
-                    table,
-                    TableSpec {
-                        title: MODEL_TITLE,
-                        caption: caption(
-                            "One row per configuration; these values do not depend on the \
-                             hardware design.",
-                            &keys.config,
-                            &keys,
-                        ),
-                        key_columns: keys.config.clone(),
-                        metrics: model.metrics,
-                        seeds: true,
-                        notes,
-                    },
-                    &model_lines,
-                ),
-                table_view(
-                    table,
-                    TableSpec {
-                        title: HARDWARE_TITLE,
-                        caption: caption(
-                            "One row per configuration and hardware design.",
-                            &hw_columns,
-                            &keys,
-                        ),
-                        key_columns: hw_columns,
-                        metrics: hw.metrics,
-                        seeds: false,
-                        notes: Vec::new(),
-                    },
-                    &hw_lines,
-                ),
-            ];
-            return SuiteView {
-                name,
-                description: None,
-                fixed,
-                per_model: model_values(per_model),
-                tables,
-            };
-        }
+    if model_side.is_empty() || hw_side.is_empty() {
+        return None;
     }
+    let model_lines = model_lines(table, rows, keys);
+    let hw_lines = row_lines(table, rows, keys);
+    let model = split_constant(table, &model_lines, &model_side);
+    let hw = split_constant(table, &hw_lines, &hw_side);
+    if model.metrics.is_empty() || hw.metrics.is_empty() {
+        return None;
+    }
+    let hw_columns: Vec<String> = keys.config.iter().chain(&keys.hw).cloned().collect();
+    let model_table = TableSpec {
+        title: MODEL_TITLE,
+        caption: caption(
+            "One row per configuration; these values do not depend on the hardware design.",
+            &keys.config,
+            keys,
+        ),
+        key_columns: keys.config.clone(),
+        metrics: model.metrics,
+        seeds: true,
+        notes: notes.to_vec(),
+    };
+    let hw_table = TableSpec {
+        title: HARDWARE_TITLE,
+        caption: caption(
+            "One row per configuration and hardware design.",
+            &hw_columns,
+            keys,
+        ),
+        key_columns: hw_columns,
+        metrics: hw.metrics,
+        seeds: false,
+        notes: Vec::new(),
+    };
+    Some(Tables {
+        tables: vec![
+            table_view(table, model_table, &model_lines),
+            table_view(table, hw_table, &hw_lines),
+        ],
+        fixed: [model.fixed, hw.fixed].concat(),
+        per_model: [model.per_model, hw.per_model].concat(),
+    })
+}
 
-    // One table: a row per configuration (and hardware design, when that varies).
-    let lines = row_lines(table, rows, &keys);
-    let constant = split_constant(table, &lines, &shown);
-    fixed.extend(constant.fixed);
-    add_per_model(&mut per_model, constant.per_model);
+/// One table: a row per configuration (and hardware design, when that varies).
+fn one_table(
+    table: &ConfigTable,
+    rows: &[usize],
+    keys: &KeyColumns,
+    shown: &[usize],
+    notes: Vec<usize>,
+) -> Tables {
+    let lines = row_lines(table, rows, keys);
+    let constant = split_constant(table, &lines, shown);
     let sides: Vec<Side> = constant
         .metrics
         .iter()
@@ -192,18 +226,16 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
     };
     let spec = TableSpec {
         title,
-        caption: caption(first, &columns, &keys),
+        caption: caption(first, &columns, keys),
         key_columns: columns,
         metrics: constant.metrics,
         seeds: true,
         notes,
     };
-    SuiteView {
-        name,
-        description: None,
-        fixed,
-        per_model: model_values(per_model),
+    Tables {
         tables: vec![table_view(table, spec, &lines)],
+        fixed: constant.fixed,
+        per_model: constant.per_model,
     }
 }
 
@@ -252,195 +284,6 @@ fn model_values(per_model: Vec<(String, Vec<KeyValue>)>) -> Vec<ModelValues> {
         .filter(|(_, values)| !values.is_empty())
         .map(|(model, values)| ModelValues { model, values })
         .collect()
-}
-
-/// The compact key columns of a suite, one rule for all its tables. Instead of a column per
-/// varying key:
-/// - `model`, `dataset` (and `paper`): their value, when it varies;
-/// - `model params`: the `p_model_*` parameters that differ between runs of one model (those
-///   that differ only between models are listed once per model, `ModelValues`);
-/// - `configuration`: the method's label (or id; left out when the suite has one method) and
-///   its `p_method_*` parameters that differ between runs of that method, plus any other
-///   parameter that differs within one model;
-/// - `hw`, `hw params`: the hardware label (or model) and the `p_hw_*` parameters that differ
-///   between designs of one hardware label.
-///
-/// Each column appears only when it is not the same on every row.
-struct KeyColumns {
-    /// Names of the columns that identify a configuration (model-side).
-    config: Vec<String>,
-    /// Names of the columns that identify a hardware design.
-    hw: Vec<String>,
-    /// Per row (indexed like the suite's rows): the cells of `config`, then of `hw`.
-    config_cells: Vec<Vec<String>>,
-    hw_cells: Vec<Vec<String>>,
-    /// Per row: its model.
-    models: Vec<Option<String>>,
-    /// True when the configuration text starts with the method's name (the method varies).
-    method_named: bool,
-    /// Per model, in order of appearance: the parameters that differ only between models.
-    per_model: Vec<(String, Vec<KeyValue>)>,
-}
-
-fn key_columns(
-    table: &ConfigTable,
-    rows: &[usize],
-    varying: &[usize],
-    names: &[&str],
-) -> KeyColumns {
-    let ids =
-        |keys: &[&str]| -> Vec<usize> { keys.iter().filter_map(|n| table.key_index(n)).collect() };
-    let select = |keep: &dyn Fn(&str) -> bool| -> Vec<usize> {
-        varying
-            .iter()
-            .copied()
-            .filter(|&k| keep(&table.keys[k]))
-            .collect()
-    };
-    let identity = ["paper", "model", "dataset"];
-    let own_columns = select(&|n| identity.contains(&n));
-    let method_params = select(&|n| n.starts_with("p_method_"));
-    let model_params = select(&|n| n.starts_with("p_model_"));
-    // Any other model-side key (a parameter family this code does not know).
-    let other = select(&|n| {
-        !hardware_key(n)
-            && !n.starts_with("p_method_")
-            && !n.starts_with("p_model_")
-            && !identity.contains(&n)
-            && !matches!(n, "suite" | "method" | "label")
-    });
-    // The pricing batch is shown with the design's parameters (`hw_batch=16`).
-    let hw_params = select(&|n| n.starts_with("p_hw_") || n == "hw_batch");
-    let by_model = ids(&["model"]);
-    let per_method = varying_within(table, rows, &method_params, &ids(&["method"]));
-    let model_within = varying_within(table, rows, &model_params, &by_model);
-    let other_within = varying_within(table, rows, &other, &by_model);
-    let per_hw = varying_within(table, rows, &hw_params, &ids(&["hwmodel", "hw_label"]));
-    // Short names clash-checked against the other keys of the same text and the metric columns
-    // (`method.sparsity=0.5` next to a `sparsity` column).
-    let key_names = |keys: &[usize]| -> Vec<&str> {
-        keys.iter()
-            .map(|&k| table.keys[k].as_str())
-            .chain(table.metrics.iter().map(String::as_str))
-            .collect()
-    };
-    let config_names: Vec<&str> = key_names(&[method_params.clone(), other.clone()].concat());
-    let model_names = key_names(&model_params);
-    let hw_names = key_names(&hw_params);
-
-    let method_varies = ids(&["method", "label"])
-        .iter()
-        .any(|k| varying.contains(k));
-    let mut model_text = Vec::with_capacity(rows.len());
-    let mut config = Vec::with_capacity(rows.len());
-    let mut hw = Vec::with_capacity(rows.len());
-    let mut hwp = Vec::with_capacity(rows.len());
-    for (i, &r) in rows.iter().enumerate() {
-        model_text.push(params_text(table, r, &model_within[i], &model_names).join(" "));
-        // The method's name, unless the suite has one method and label (the Fixed line says it).
-        let mut parts = Vec::new();
-        if method_varies {
-            parts.push(name_text(table, rows, r, "method", "label"));
-        }
-        parts.extend(params_text(table, r, &per_method[i], &config_names));
-        parts.extend(params_text(table, r, &other_within[i], &config_names));
-        config.push(
-            parts
-                .into_iter()
-                .filter(|p| !p.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
-        hw.push(name_text(table, rows, r, "hwmodel", "hw_label"));
-        hwp.push(params_text(table, r, &per_hw[i], &hw_names).join(" "));
-    }
-    let differs = |v: &[String]| v.iter().any(|x| *x != v[0]);
-    let any = |v: &[String]| v.iter().any(|x| !x.is_empty());
-    let or_dash = |s: &String| {
-        if s.is_empty() {
-            "—".into()
-        } else {
-            s.clone()
-        }
-    };
-
-    let mut out = KeyColumns {
-        config: Vec::new(),
-        hw: Vec::new(),
-        config_cells: vec![Vec::new(); rows.len()],
-        hw_cells: vec![Vec::new(); rows.len()],
-        models: rows
-            .iter()
-            .map(|&r| table.key(r, "model").map(str::to_string))
-            .collect(),
-        method_named: method_varies,
-        per_model: Vec::new(),
-    };
-    // Identity columns in their order, `model params` right after `model`.
-    for &k in &own_columns {
-        out.config.push(table.keys[k].clone());
-        for (i, &r) in rows.iter().enumerate() {
-            out.config_cells[i].push(key_text(&table.rows[r].keys[k]));
-        }
-        if table.keys[k] == "model" && any(&model_text) {
-            out.config.push(MODEL_PARAMS.into());
-            for (i, t) in model_text.iter().enumerate() {
-                out.config_cells[i].push(t.clone());
-            }
-        }
-    }
-    if !out.config.iter().any(|c| c == MODEL_PARAMS) && any(&model_text) {
-        out.config.push(MODEL_PARAMS.into());
-        for (i, t) in model_text.iter().enumerate() {
-            out.config_cells[i].push(t.clone());
-        }
-    }
-    if differs(&config) {
-        out.config.push(CONFIGURATION.into());
-        for (i, t) in config.iter().enumerate() {
-            out.config_cells[i].push(or_dash(t));
-        }
-    }
-    if differs(&hw) {
-        out.hw.push(HW.into());
-        for (i, t) in hw.iter().enumerate() {
-            out.hw_cells[i].push(or_dash(t));
-        }
-    }
-    if any(&hwp) {
-        out.hw.push(HW_PARAMS.into());
-        for (i, t) in hwp.iter().enumerate() {
-            out.hw_cells[i].push(t.clone());
-        }
-    }
-
-    // Parameters that differ between models but not within one: once per model.
-    if by_model.iter().any(|k| varying.contains(k)) {
-        let between: Vec<usize> = [model_params, other].concat();
-        let within: Vec<Vec<usize>> = (0..rows.len())
-            .map(|i| [model_within[i].clone(), other_within[i].clone()].concat())
-            .collect();
-        for (i, &r) in rows.iter().enumerate() {
-            let Some(model) = out.models[i].clone() else {
-                continue;
-            };
-            if out.per_model.iter().any(|(m, _)| *m == model) {
-                continue;
-            }
-            let values = between
-                .iter()
-                .filter(|k| !within[i].contains(k))
-                .filter_map(|&k| {
-                    Some(KeyValue {
-                        key: short_key(&table.keys[k], names),
-                        value: table.rows[r].keys[k].clone()?,
-                    })
-                })
-                .collect();
-            out.per_model.push((model, values));
-        }
-    }
-    out
 }
 
 /// One line per row of `rows` (a configuration on one hardware design), with the
@@ -504,74 +347,6 @@ fn model_lines(table: &ConfigTable, rows: &[usize], keys: &KeyColumns) -> Vec<Li
                     .collect(),
                 n_rows: members().map(|row| row.n_rows).max().unwrap_or(0),
             }
-        })
-        .collect()
-}
-
-/// For each of `rows`, the keys among `candidates` that differ between the rows sharing its
-/// value of `by` (e.g. the same method).
-fn varying_within(
-    table: &ConfigTable,
-    rows: &[usize],
-    candidates: &[usize],
-    by: &[usize],
-) -> Vec<Vec<usize>> {
-    let id = |r: usize| -> Vec<Option<&str>> {
-        by.iter()
-            .map(|&k| table.rows[r].keys[k].as_deref())
-            .collect()
-    };
-    let mut groups: HashMap<Vec<Option<&str>>, Vec<usize>> = HashMap::new();
-    for &r in rows {
-        groups.entry(id(r)).or_default().push(r);
-    }
-    let varying: HashMap<Vec<Option<&str>>, Vec<usize>> = groups
-        .into_iter()
-        .map(|(g, members)| {
-            let v = table.varying_keys(&members);
-            (
-                g,
-                candidates
-                    .iter()
-                    .copied()
-                    .filter(|k| v.contains(k))
-                    .collect(),
-            )
-        })
-        .collect();
-    rows.iter().map(|&r| varying[&id(r)].clone()).collect()
-}
-
-/// `name` for a row: its label, or its id when it has no label; `id/label` when the label does
-/// not tell the ids apart (two methods share it).
-fn name_text(table: &ConfigTable, rows: &[usize], r: usize, id: &str, label: &str) -> String {
-    let get = |r: usize, k: &str| table.key(r, k);
-    match (get(r, label), get(r, id)) {
-        (Some(l), Some(i))
-            if l != i
-                && rows
-                    .iter()
-                    .any(|&o| get(o, label) == Some(l) && get(o, id) != Some(i)) =>
-        {
-            format!("{i}/{l}")
-        }
-        (Some(l), _) => l.to_string(),
-        (None, Some(i)) => i.to_string(),
-        (None, None) => String::new(),
-    }
-}
-
-/// `k=v` for each of `keys` that is set in row `r` (identity columns print their bare value).
-fn params_text(table: &ConfigTable, r: usize, keys: &[usize], others: &[&str]) -> Vec<String> {
-    keys.iter()
-        .filter_map(|&k| {
-            let v = table.rows[r].keys[k].as_deref()?;
-            let name = &table.keys[k];
-            Some(if name.starts_with("p_") || name == "hw_batch" {
-                format!("{}={v}", short_key(name, others))
-            } else {
-                v.to_string()
-            })
         })
         .collect()
 }
