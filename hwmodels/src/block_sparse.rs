@@ -23,8 +23,8 @@
 
 use compbench_core::params::ParamSpec;
 use compbench_core::{
-    BlockSparsity, Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params,
-    Value,
+    BlockSparsity, Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, Op, ParamError,
+    Params, Value,
 };
 
 use crate::common::{DesignConsts, ceil_div, p_u64};
@@ -334,27 +334,10 @@ impl HwDesign for BlockSparseDesign {
     }
 }
 
-/// The `block-sparse` hardware model.
-#[derive(Debug, Clone, Copy)]
-pub struct BlockSparse;
-
-/// Registry entry for the block-sparse array.
-pub static BLOCK_SPARSE: BlockSparse = BlockSparse;
-
-impl HwModel for BlockSparse {
-    fn id(&self) -> &'static str {
-        "block-sparse"
-    }
-
-    fn describe(&self) -> &'static str {
-        "WS systolic array that skips all-zero weight tiles (column-group load imbalance, metadata cost)"
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        BLOCK_SPARSE_PARAMS
-    }
-
-    fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError> {
-        Ok(Box::new(BlockSparseDesign::from_params(params)?))
-    }
-}
+/// Registry entry for the `block-sparse` hardware model.
+pub static BLOCK_SPARSE: HwModelEntry = HwModelEntry {
+    id: "block-sparse",
+    describe: "WS systolic array that skips all-zero weight tiles (column-group load imbalance, metadata cost)",
+    params: BLOCK_SPARSE_PARAMS,
+    build: |params| Ok(Box::new(BlockSparseDesign::from_params(params)?)),
+};

@@ -37,7 +37,9 @@
 //! | A100 SXM 80 GB | 312 TFLOP/s | 624 TOPS | 19.5 TFLOP/s | 2.039 TB/s | 400 W | 826 mm² | 1.41 GHz |
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params};
+use compbench_core::{
+    Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, Op, ParamError, Params,
+};
 
 use crate::common::DesignConsts;
 use crate::vector;
@@ -332,27 +334,10 @@ impl HwDesign for GpuDesign {
     }
 }
 
-/// The `gpu-roofline` hardware model.
-#[derive(Debug, Clone, Copy)]
-pub struct GpuRoofline;
-
-/// Registry entry for the GPU roofline.
-pub static GPU_ROOFLINE: GpuRoofline = GpuRoofline;
-
-impl HwModel for GpuRoofline {
-    fn id(&self) -> &'static str {
-        "gpu-roofline"
-    }
-
-    fn describe(&self) -> &'static str {
-        "GPU roofline (H100 SXM / A100 presets): max(compute, memory) time with efficiency factors and a TDP power proxy; block-sparse GEMM from published A100 BSR measurements"
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        GPU_PARAMS
-    }
-
-    fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError> {
-        Ok(Box::new(GpuDesign::from_params(params)?))
-    }
-}
+/// Registry entry for the `gpu-roofline` hardware model.
+pub static GPU_ROOFLINE: HwModelEntry = HwModelEntry {
+    id: "gpu-roofline",
+    describe: "GPU roofline (H100 SXM / A100 presets): max(compute, memory) time with efficiency factors and a TDP power proxy; block-sparse GEMM from published A100 BSR measurements",
+    params: GPU_PARAMS,
+    build: |params| Ok(Box::new(GpuDesign::from_params(params)?)),
+};

@@ -19,8 +19,8 @@
 
 use compbench_core::params::ParamSpec;
 use compbench_core::{
-    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, MAPPED_PE_SLOTS, NumFormat, Op, PE_SLOTS,
-    ParamError, Params,
+    Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, MAPPED_PE_SLOTS, NumFormat, Op,
+    PE_SLOTS, ParamError, Params,
 };
 
 use crate::common::{DesignConsts, ceil_div, dram_traffic, p_u64};
@@ -608,27 +608,10 @@ impl HwDesign for SystolicDesign {
     }
 }
 
-/// The `systolic` hardware model.
-#[derive(Debug, Clone, Copy)]
-pub struct Systolic;
-
-/// Registry entry for the systolic array.
-pub static SYSTOLIC: Systolic = Systolic;
-
-impl HwModel for Systolic {
-    fn id(&self) -> &'static str {
-        "systolic"
-    }
-
-    fn describe(&self) -> &'static str {
-        "R×C int8/fp16 systolic MAC array (SCALE-Sim v2 compute model, os|ws|is) with SRAM, DRAM, energy and area"
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        SYSTOLIC_PARAMS
-    }
-
-    fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError> {
-        Ok(Box::new(SystolicDesign::from_params(params)?))
-    }
-}
+/// Registry entry for the `systolic` hardware model.
+pub static SYSTOLIC: HwModelEntry = HwModelEntry {
+    id: "systolic",
+    describe: "R×C int8/fp16 systolic MAC array (SCALE-Sim v2 compute model, os|ws|is) with SRAM, DRAM, energy and area",
+    params: SYSTOLIC_PARAMS,
+    build: |params| Ok(Box::new(SystolicDesign::from_params(params)?)),
+};
