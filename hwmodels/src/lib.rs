@@ -18,13 +18,9 @@
 //! The crate's code map and invariants follow (from its ARCHITECTURE.md).
 #![doc = include_str!("../ARCHITECTURE.md")]
 
-pub mod block_sparse;
 pub mod common;
 pub mod dse;
-pub mod gpu;
-pub mod lut;
 pub mod sram;
-pub mod systolic;
 pub mod tech;
 pub mod vector;
 pub mod workloads;
@@ -37,14 +33,22 @@ pub use gpu::{GPU_ROOFLINE, GpuDesign};
 pub use lut::{LUT, LutDesign, equal_throughput_systolic, lut_params_for};
 pub use systolic::{SYSTOLIC, SystolicDesign};
 
-/// Every hardware model, in listing order: one line per model.
-static ALL: &[&dyn HwModel] = &[
-    // One line per hardware model:
-    &SYSTOLIC,
-    &LUT,
-    &BLOCK_SPARSE,
-    &GPU_ROOFLINE,
-];
+/// Declares each hardware model's module and lists its registry entry, so that a new model is
+/// one file plus one line here.
+macro_rules! hardware_models {
+    ($($module:ident :: $entry:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        static ALL: &[&dyn HwModel] = &[$(&$module::$entry),*];
+    };
+}
+
+hardware_models! {
+    // One line per hardware model, in listing order:
+    systolic::SYSTOLIC,
+    lut::LUT,
+    block_sparse::BLOCK_SPARSE,
+    gpu::GPU_ROOFLINE,
+}
 
 /// Every hardware model, in listing order.
 pub fn all() -> &'static [&'static dyn HwModel] {

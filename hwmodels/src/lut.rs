@@ -37,7 +37,7 @@
 
 use compbench_core::params::ParamSpec;
 use compbench_core::{
-    Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, Op, ParamError, Params, Value,
+    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params, Value,
     VqMetric, Workload,
 };
 
@@ -582,10 +582,51 @@ pub fn equal_throughput_systolic(lut: &Params) -> Result<Params, ParamError> {
     Ok(p)
 }
 
-/// Registry entry for the `lut` hardware model.
-pub static LUT: HwModelEntry = HwModelEntry {
-    id: "lut",
-    describe: "LUT-DLA-style vector-quantized LUT accelerator (CCM centroid search + ping-pong PSum LUT IMM) with an int8 companion array for dense layers",
-    params: LUT_PARAMS,
-    build: |params| Ok(Box::new(LutDesign::from_params(params)?)),
-};
+/// The `lut` hardware model.
+#[derive(Debug, Clone, Copy)]
+pub struct Lut;
+
+/// Registry entry for the LUT accelerator.
+pub static LUT: Lut = Lut;
+
+impl HwModel for Lut {
+    fn id(&self) -> &'static str {
+        "lut"
+    }
+
+    fn describe(&self) -> &'static str {
+        "LUT-DLA-style vector-quantized LUT accelerator (CCM centroid search + ping-pong PSum LUT IMM) with an int8 companion array for dense layers"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        LUT_PARAMS
+    }
+
+    fn build(&self, params: &Params) -> Result<Box<dyn HwDesign>, ParamError> {
+        Ok(Box::new(LutDesign::from_params(params)?))
+    }
+
+    /// LUT-DLA generates the accelerator for the network (its hardware generator takes v, c
+    /// and the metric), so the design adopts the workload's VQ spec. The suite's `lanes × v`
+    /// is kept: it is the design's peak throughput in MAC equivalents per cycle, which is what
+    /// the equal-throughput systolic baselines are sized against.
+    fn specialize(&self, params: &Params, workload: &Workload) -> Params {
+        let Some(vq) = workload.gemms().find_map(|(_, g)| g.vq.as_ref()) else {
+            return params.clone();
+        };
+        let mut p = params.clone();
+        let throughput = p.int("lanes") * p.int("v");
+        let v = vq.v as i64;
+        p.set("v", Value::Int(v));
+        p.set("lanes", Value::Int((throughput / v).max(1)));
+        p.set("c", Value::Int(vq.c as i64));
+        p.set("metric", Value::Str(vq.metric.name().to_string()));
+        p.set("lut_bits", Value::Int(vq.table_bits.clamp(4, 32) as i64));
+        p.set(
+            "centroid_bits",
+            Value::Int(vq.centroid_bits.clamp(2, 16) as i64),
+        );
+        // Keep only what the model accepts (a workload outside the ranges keeps the suite's value).
+        Params::resolve(LUT_PARAMS, &p.0).unwrap_or_else(|_| params.clone())
+    }
+}

@@ -188,3 +188,25 @@ fn efficiency_ratios_land_in_lut_dla_ranges() {
         }
     }
 }
+
+/// The registered `lut` model adopts the workload's VQ spec (LUT-DLA generates the accelerator
+/// for the network) and keeps the suite's peak throughput, lanes × v.
+#[test]
+fn the_registered_lut_model_specializes_to_the_workloads_vq_spec() {
+    use compbench_core::HwModel;
+    let mut vq = default_vq();
+    vq.v = 8;
+    vq.c = 32;
+    vq.metric = VqMetric::Chebyshev;
+    let mut g = Gemm::dense(196, 144, 32, NumFormat::INT8);
+    g.vq = Some(vq);
+    let mut w = compbench_core::Workload::new("w");
+    w.layers.push(Layer::gemm("g", g));
+    let suite = Params::defaults(LUT_PARAMS);
+    let model: &dyn HwModel = &compbench_hwmodels::LUT;
+    let p = model.specialize(&suite, &w);
+    assert_eq!(p.int("v"), 8);
+    assert_eq!(p.int("c"), 32);
+    assert_eq!(p.str("metric"), "chebyshev");
+    assert_eq!(p.int("lanes"), suite.int("lanes") * suite.int("v") / 8);
+}
