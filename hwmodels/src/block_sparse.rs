@@ -22,14 +22,11 @@
 //! Dense layers (no sparsity in the IR) are priced exactly as the plain systolic array.
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{
-    BlockSparsity, Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, Op, ParamError,
-    Params, Value,
-};
+use compbench_core::{BlockSparsity, Breakdown, Gemm, HwModelEntry, HwReport, ParamError, Params, Value};
 
 use crate::common::{DesignConsts, ceil_div, p_u64};
 use crate::systolic::{
-    GemmWork, SYSTOLIC_PARAMS, SystolicConfig, SystolicCore, price_nonlinear, scalesim,
+    GemmWork, SYSTOLIC_PARAMS, SystolicConfig, SystolicCore, scalesim,
 };
 use crate::tech::Cost;
 use crate::vector::VectorUnit;
@@ -305,32 +302,21 @@ pub fn expected_max_binomial(n: u64, p: f64, groups: u64) -> f64 {
     sum
 }
 
-impl HwDesign for BlockSparseDesign {
-    fn eval_layer(&self, layer: &Layer) -> HwReport {
-        let repeats = layer.repeats as f64;
-        match &layer.op {
-            Op::Gemm(g) => {
-                let mut e = Breakdown::new();
-                let cycles = match &g.sparsity {
-                    Some(sp) => {
-                        let (_, w) = self.sparse_work(g, sp);
-                        self.core.price_work(&w, &mut e, repeats)
-                    }
-                    None => self.core.price_dense(g, repeats, &mut e),
-                };
-                self.consts
-                    .layer_report(cycles, e, g.macs() as f64 * repeats)
+crate::common::accelerator_design!(BlockSparseDesign);
+
+impl BlockSparseDesign {
+    /// Cost of one GEMM layer, repeats included.
+    fn price_gemm(&self, g: &Gemm, repeats: f64) -> HwReport {
+        let mut e = Breakdown::new();
+        let cycles = match &g.sparsity {
+            Some(sp) => {
+                let (_, w) = self.sparse_work(g, sp);
+                self.core.price_work(&w, &mut e, repeats)
             }
-            Op::Nonlinear(op) => price_nonlinear(&self.vector, &self.consts, op, repeats),
-        }
-    }
-
-    fn area_um2(&self) -> f64 {
-        self.consts.area_um2
-    }
-
-    fn leakage_w(&self) -> f64 {
-        self.consts.leakage_w
+            None => self.core.price_dense(g, repeats, &mut e),
+        };
+        self.consts
+            .layer_report(cycles, e, g.macs() as f64 * repeats)
     }
 }
 

@@ -43,6 +43,35 @@ impl DesignConsts {
     }
 }
 
+/// `HwDesign` for an accelerator type with fields `consts: DesignConsts` and
+/// `vector: VectorUnit` and a method `price_gemm(&self, &Gemm, repeats: f64) -> HwReport`:
+/// non-linear layers go to the shared vector unit ([`crate::systolic::price_nonlinear`]); area
+/// and leakage are the design's constants. A new accelerator writes only its GEMM pricing.
+macro_rules! accelerator_design {
+    ($design:ty) => {
+        impl compbench_core::HwDesign for $design {
+            fn eval_layer(&self, layer: &compbench_core::Layer) -> compbench_core::HwReport {
+                let repeats = layer.repeats as f64;
+                match &layer.op {
+                    compbench_core::Op::Gemm(g) => self.price_gemm(g, repeats),
+                    compbench_core::Op::Nonlinear(op) => {
+                        $crate::systolic::price_nonlinear(&self.vector, &self.consts, op, repeats)
+                    }
+                }
+            }
+
+            fn area_um2(&self) -> f64 {
+                self.consts.area_um2
+            }
+
+            fn leakage_w(&self) -> f64 {
+                self.consts.leakage_w
+            }
+        }
+    };
+}
+pub(crate) use accelerator_design;
+
 /// Integer ceiling division (b > 0).
 #[inline]
 pub fn ceil_div(a: u64, b: u64) -> u64 {

@@ -36,14 +36,11 @@
 //! [`lut_params_for`] when a workload comes from a LUT method.
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{
-    Breakdown, Gemm, HwDesign, HwModel, HwReport, Layer, Op, ParamError, Params, Value,
-    VqMetric, Workload,
-};
+use compbench_core::{Breakdown, Gemm, HwDesign, HwModel, HwReport, ParamError, Params, Value, VqMetric, Workload};
 
 use crate::common::{DesignConsts, ceil_div, dram_traffic, p_u64};
 use crate::sram::Sram;
-use crate::systolic::{Dataflow, SystolicConfig, SystolicCore, price_nonlinear};
+use crate::systolic::{Dataflow, SystolicConfig, SystolicCore};
 use crate::tech::{self, ArithOp, Cost, Tech};
 use crate::vector::VectorUnit;
 
@@ -503,35 +500,24 @@ impl LutDesign {
     }
 }
 
-impl HwDesign for LutDesign {
-    fn eval_layer(&self, layer: &Layer) -> HwReport {
-        let repeats = layer.repeats as f64;
-        match &layer.op {
-            Op::Gemm(g) => {
-                let mut e = Breakdown::new();
-                if g.vq.is_some() {
-                    let cycles = self.price_vq(g, repeats, &mut e);
-                    self.consts
-                        .layer_report(cycles, e, g.macs() as f64 * repeats)
-                } else {
-                    let cycles = self.price_companion(g, repeats, &mut e);
-                    let mut consts = self.consts;
-                    consts.peak_macs_per_cycle = self.companion.peak_macs_per_cycle();
-                    let mut rep = consts.layer_report(cycles, e, g.macs() as f64 * repeats);
-                    rep.peak_macs_per_cycle = self.consts.peak_macs_per_cycle;
-                    rep
-                }
-            }
-            Op::Nonlinear(op) => price_nonlinear(&self.vector, &self.consts, op, repeats),
+crate::common::accelerator_design!(LutDesign);
+
+impl LutDesign {
+    /// Cost of one GEMM layer, repeats included.
+    fn price_gemm(&self, g: &Gemm, repeats: f64) -> HwReport {
+        let mut e = Breakdown::new();
+        if g.vq.is_some() {
+            let cycles = self.price_vq(g, repeats, &mut e);
+            self.consts
+                .layer_report(cycles, e, g.macs() as f64 * repeats)
+        } else {
+            let cycles = self.price_companion(g, repeats, &mut e);
+            let mut consts = self.consts;
+            consts.peak_macs_per_cycle = self.companion.peak_macs_per_cycle();
+            let mut rep = consts.layer_report(cycles, e, g.macs() as f64 * repeats);
+            rep.peak_macs_per_cycle = self.consts.peak_macs_per_cycle;
+            rep
         }
-    }
-
-    fn area_um2(&self) -> f64 {
-        self.consts.area_um2
-    }
-
-    fn leakage_w(&self) -> f64 {
-        self.consts.leakage_w
     }
 }
 

@@ -18,10 +18,7 @@
 //! moved at their own width and decoded at the array edge), MACs its compute format.
 
 use compbench_core::params::ParamSpec;
-use compbench_core::{
-    Breakdown, Gemm, HwDesign, HwModelEntry, HwReport, Layer, MAPPED_PE_SLOTS, NumFormat, Op,
-    PE_SLOTS, ParamError, Params,
-};
+use compbench_core::{Breakdown, Gemm, HwModelEntry, HwReport, MAPPED_PE_SLOTS, NumFormat, PE_SLOTS, ParamError, Params};
 
 use crate::common::{DesignConsts, ceil_div, dram_traffic, p_u64};
 use crate::sram::Sram;
@@ -581,30 +578,19 @@ pub fn price_nonlinear(
     consts.layer_report(cycles * repeats, e, 0.0)
 }
 
-impl HwDesign for SystolicDesign {
-    fn eval_layer(&self, layer: &Layer) -> HwReport {
-        let repeats = layer.repeats as f64;
-        match &layer.op {
-            Op::Gemm(g) => {
-                let (stats, work) = self.core.dense_work(g);
-                let mut e = Breakdown::new();
-                let cycles = self.core.price_work(&work, &mut e, repeats);
-                let mut report = self
-                    .consts
-                    .layer_report(cycles, e, g.macs() as f64 * repeats);
-                report.counts = self.core.dense_counts(g, &stats, repeats);
-                report
-            }
-            Op::Nonlinear(op) => price_nonlinear(&self.vector, &self.consts, op, repeats),
-        }
-    }
+crate::common::accelerator_design!(SystolicDesign);
 
-    fn area_um2(&self) -> f64 {
-        self.consts.area_um2
-    }
-
-    fn leakage_w(&self) -> f64 {
-        self.consts.leakage_w
+impl SystolicDesign {
+    /// Cost of one GEMM layer, repeats included.
+    fn price_gemm(&self, g: &Gemm, repeats: f64) -> HwReport {
+        let (stats, work) = self.core.dense_work(g);
+        let mut e = Breakdown::new();
+        let cycles = self.core.price_work(&work, &mut e, repeats);
+        let mut report = self
+            .consts
+            .layer_report(cycles, e, g.macs() as f64 * repeats);
+        report.counts = self.core.dense_counts(g, &stats, repeats);
+        report
     }
 }
 
