@@ -7,9 +7,9 @@
 //! models price the kept blocks. Weights `BsrGemm` refuses (a non-finite value) fall back to the
 //! dense kernel, which computes the same product.
 
-use compbench_core::{BlockSparsity, Gemm};
+use compbench_core::BlockSparsity;
 use compbench_nn::GemmKernel;
-use compbench_nn::deployed::{BsrGemm, DenseGemm};
+use compbench_nn::deployed::{AnnotatedGemm, BsrGemm, DenseGemm};
 
 use crate::blocks::BlockGrid;
 
@@ -34,50 +34,20 @@ pub fn deploy_layer(
         Ok(bsr) => Box::new(bsr),
         Err(_) => Box::new(DenseGemm::new(grid.k, grid.n, w_kxn, bias)),
     };
-    Box::new(BlockPruned {
-        inner,
-        sparsity: BlockSparsity {
-            block_k: grid.shape.cols as u32,
-            block_n: grid.shape.rows as u32,
-            density,
-            mask: Some(block_keep),
-        },
-    })
-}
-
-/// The block-sparse GEMM of a pruned layer, reporting the pruning's own block mask.
-struct BlockPruned {
-    inner: Box<dyn GemmKernel>,
-    sparsity: BlockSparsity,
-}
-
-impl GemmKernel for BlockPruned {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-    fn k(&self) -> usize {
-        self.inner.k()
-    }
-    fn n(&self) -> usize {
-        self.inner.n()
-    }
-    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
-        self.inner.forward(x, m, out)
-    }
-    fn gemm_ir(&self, m: u64) -> Gemm {
-        let mut g = self.inner.gemm_ir(m);
-        g.sparsity = Some(self.sparsity.clone());
-        g
-    }
-    fn weight_bits(&self) -> f64 {
-        // Kept blocks in f32 plus one bit per block of index (a block bitmap).
-        let n = (self.k() * self.n()) as f64;
-        let blocks = self.sparsity.mask.as_ref().map_or(0, Vec::len) as f64;
-        n * self.sparsity.density * 32.0 + blocks
-    }
-    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
-        self.inner.dense_weights()
-    }
+    // Kept blocks in f32 plus one bit per block of index (a block bitmap).
+    let elements = (grid.k * grid.n) as f64;
+    let stored_bits = elements * density * 32.0 + block_keep.len() as f64;
+    let kind = inner.kind();
+    Box::new(
+        AnnotatedGemm::new(inner, kind)
+            .with_sparsity(BlockSparsity {
+                block_k: grid.shape.cols as u32,
+                block_n: grid.shape.rows as u32,
+                density,
+                mask: Some(block_keep),
+            })
+            .with_weight_bits(stored_bits),
+    )
 }
 
 #[cfg(test)]

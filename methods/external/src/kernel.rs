@@ -1,123 +1,58 @@
-//! Deployed kernels for what an external method returns.
+//! Deployed kernels for what an external method returns: the dense kernel, annotated with what
+//! the method declared and the harness verified ([`AnnotatedGemm`]).
 
-use compbench_core::{BlockSparsity, Gemm, NumFormat, WeightStorage};
+use compbench_core::{BlockSparsity, NumFormat, WeightStorage};
 use compbench_nn::GemmKernel;
-use compbench_nn::deployed::DenseGemm;
+use compbench_nn::deployed::{AnnotatedGemm, DenseGemm};
 
 /// Weight sharing: each weight is an index into a per-layer codebook of shared values
-/// (Deep Compression's weight clustering). The layer keeps the indices and the codebook; it
+/// (Deep Compression's weight clustering). The layer stores the indices and the codebook; it
 /// computes in f32 with the decoded matrix, which is exactly codebook[index] for every weight
 /// (decoded once when the kernel is built, as an accelerator decodes at its array edge).
-pub struct CodebookGemm {
-    indices: Vec<u16>,
-    codebook: Vec<f32>,
+/// `indices` is K×N row-major, every index < `codebook.len()` ≤ 2^`index_bits`.
+pub fn codebook_gemm(
+    k: usize,
+    n: usize,
+    indices: &[u16],
+    codebook: &[f32],
     index_bits: u8,
     value: NumFormat,
-    decoded: DenseGemm,
+    bias: Option<Vec<f32>>,
+) -> AnnotatedGemm {
+    assert_eq!(indices.len(), k * n, "indices must be K×N");
+    assert!(codebook.len() <= 1usize << index_bits, "codebook too large");
+    let weights: Vec<f32> = indices.iter().map(|&i| codebook[i as usize]).collect();
+    let stored_bits =
+        indices.len() as f64 * index_bits as f64 + codebook.len() as f64 * value.bits() as f64;
+    AnnotatedGemm::new(
+        Box::new(DenseGemm::new(k, n, weights, bias)),
+        "codebook-f32",
+    )
+    .with_storage(WeightStorage::codebook(
+        index_bits,
+        codebook.len() as u32,
+        value,
+    ))
+    .with_weight_bits(stored_bits)
 }
 
-impl CodebookGemm {
-    /// `indices` is K×N row-major, every index < `codebook.len()` ≤ 2^`index_bits`.
-    pub fn new(
-        k: usize,
-        n: usize,
-        indices: Vec<u16>,
-        codebook: Vec<f32>,
-        index_bits: u8,
-        value: NumFormat,
-        bias: Option<Vec<f32>>,
-    ) -> CodebookGemm {
-        assert_eq!(indices.len(), k * n, "indices must be K×N");
-        assert!(codebook.len() <= 1usize << index_bits, "codebook too large");
-        let weights: Vec<f32> = indices.iter().map(|&i| codebook[i as usize]).collect();
-        CodebookGemm {
-            indices,
-            codebook,
-            index_bits,
-            value,
-            decoded: DenseGemm::new(k, n, weights, bias),
-        }
+/// A returned layer with what the method declared and the harness verified about its weights:
+/// the integer compute width (`Int(b)`: values checked, ≤ 2^b per output column) and the
+/// measured block sparsity (zeros stored: protocol 1 has no compressed-zeros storage).
+pub fn declared_gemm(
+    inner: Box<dyn GemmKernel>,
+    int_weights: Option<NumFormat>,
+    sparsity: Option<BlockSparsity>,
+) -> AnnotatedGemm {
+    let elements = (inner.k() * inner.n()) as f64;
+    let mut g = AnnotatedGemm::new(inner, "external-f32");
+    if let Some(f) = int_weights {
+        g = g
+            .with_weight_format(f)
+            .with_weight_bits(elements * f.bits() as f64);
     }
-
-    pub fn indices(&self) -> &[u16] {
-        &self.indices
+    if let Some(s) = sparsity {
+        g = g.with_sparsity(s);
     }
-
-    pub fn codebook(&self) -> &[f32] {
-        &self.codebook
-    }
-}
-
-impl GemmKernel for CodebookGemm {
-    fn kind(&self) -> &'static str {
-        "codebook-f32"
-    }
-    fn k(&self) -> usize {
-        self.decoded.k()
-    }
-    fn n(&self) -> usize {
-        self.decoded.n()
-    }
-    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
-        self.decoded.forward(x, m, out)
-    }
-    fn gemm_ir(&self, m: u64) -> Gemm {
-        let mut g = self.decoded.gemm_ir(m);
-        g.storage = Some(WeightStorage::codebook(
-            self.index_bits,
-            self.codebook.len() as u32,
-            self.value,
-        ));
-        g
-    }
-    fn weight_bits(&self) -> f64 {
-        self.indices.len() as f64 * self.index_bits as f64
-            + self.codebook.len() as f64 * self.value.bits() as f64
-    }
-    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
-        self.decoded.dense_weights()
-    }
-}
-
-/// A returned layer with what the method declared and the harness verified about its
-/// weights: the integer compute width (values checked) and the measured block sparsity
-/// (zeros stored: protocol 1 has no compressed-zeros storage).
-pub struct DeclaredGemm {
-    pub inner: Box<dyn GemmKernel>,
-    /// `Int(b)` when the method declared b-bit weights (≤ 2^b values per output column).
-    pub int_weights: Option<NumFormat>,
-    /// Measured from the returned weights' all-zero blocks.
-    pub sparsity: Option<BlockSparsity>,
-}
-
-impl GemmKernel for DeclaredGemm {
-    fn kind(&self) -> &'static str {
-        "external-f32"
-    }
-    fn k(&self) -> usize {
-        self.inner.k()
-    }
-    fn n(&self) -> usize {
-        self.inner.n()
-    }
-    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
-        self.inner.forward(x, m, out)
-    }
-    fn gemm_ir(&self, m: u64) -> Gemm {
-        let mut g = self.inner.gemm_ir(m);
-        if let Some(f) = self.int_weights {
-            g.weight = f;
-        }
-        g.sparsity = self.sparsity.clone();
-        g
-    }
-    fn weight_bits(&self) -> f64 {
-        match self.int_weights {
-            Some(f) => (self.k() * self.n()) as f64 * f.bits() as f64,
-            None => self.inner.weight_bits(),
-        }
-    }
-    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
-        self.inner.dense_weights()
-    }
+    g
 }

@@ -15,8 +15,9 @@
 //! * [`npy`]: `.npy` writer for the data files.
 //! * [`process`]: spawning with a timeout, stdout and stderr captured on threads.
 //! * [`method`]: [`ExternalMethod`] (the [`Method`] impl) and the response checks.
-//! * [`kernel`]: [`kernel::CodebookGemm`] (indices + codebook, computed in f32) and
-//!   [`kernel::DeclaredGemm`] (verified integer widths, measured block sparsity).
+//! * [`kernel`]: [`kernel::codebook_gemm`] (indices + codebook, computed in f32) and
+//!   [`kernel::declared_gemm`] (verified integer widths, measured block sparsity), both nn's
+//!   `AnnotatedGemm` over the dense kernel.
 //! * [`discover`]: where the registry finds manifests.
 //!
 //! Invariants:

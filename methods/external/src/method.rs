@@ -9,7 +9,7 @@ use compbench_nn::deployed::DenseGemm;
 use compbench_nn::{Compressed, GemmKernel, Method, MethodCtx, MethodError};
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::kernel::{CodebookGemm, DeclaredGemm};
+use crate::kernel::{codebook_gemm, declared_gemm};
 use crate::manifest::{DataSplit, Manifest, PROTOCOL_VERSION};
 use crate::process;
 use crate::protocol::{DataFiles, LayerInfo, LayerOut, ModelInfo, Request, Response, SplitFiles};
@@ -431,11 +431,11 @@ fn layer_kernel(
                         .expect("value is in the codebook") as u16
                 })
                 .collect();
-            Box::new(CodebookGemm::new(
+            Box::new(codebook_gemm(
                 k,
                 n,
-                indices,
-                codebook,
+                &indices,
+                &codebook,
                 s.index_bits,
                 NumFormat::FP32,
                 bias,
@@ -464,11 +464,7 @@ fn layer_kernel(
     if int_weights.is_none() && sparsity.is_none() {
         return Ok(kernel);
     }
-    Ok(Box::new(DeclaredGemm {
-        inner: kernel,
-        int_weights,
-        sparsity,
-    }))
+    Ok(Box::new(declared_gemm(kernel, int_weights, sparsity)))
 }
 
 /// Keep-mask of `bk × bn` blocks (a block is kept when any of its weights is non-zero).

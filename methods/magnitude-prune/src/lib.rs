@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use compbench_core::{BlockSparsity, Gemm, ParamSpec, Params};
+use compbench_core::{BlockSparsity, ParamSpec, Params};
+use compbench_nn::deployed::AnnotatedGemm;
 use compbench_nn::hooks::MaskHooks;
 use compbench_nn::{Compressed, GemmKernel, Method, MethodCtx, MethodError, Network, train};
 
@@ -112,10 +113,18 @@ impl Method for MagnitudePrune {
             let density = kept as f64 / mask.len().max(1) as f64;
             deployed
                 .replace_gemm(name, |old| {
-                    Box::new(SparseDense {
-                        inner: clone_dense(old),
-                        density,
-                    })
+                    // Kept weights in f32 plus one bit of mask each (a bitmap index).
+                    let elements = mask.len() as f64;
+                    Box::new(
+                        AnnotatedGemm::new(clone_dense(old), "dense-f32-pruned")
+                            .with_sparsity(BlockSparsity {
+                                block_k: 1,
+                                block_n: 1,
+                                density,
+                                mask: None,
+                            })
+                            .with_weight_bits(elements * density * 32.0 + elements),
+                    )
                 })
                 .map_err(MethodError::Failed)?;
         }
@@ -159,12 +168,6 @@ fn apply_masks(mut network: Network, masks: &BTreeMap<String, Vec<bool>>) -> Net
     network
 }
 
-/// A dense f32 layer whose zeros are reported to the hardware models as 1×1-block sparsity.
-struct SparseDense {
-    inner: Box<dyn GemmKernel>,
-    density: f64,
-}
-
 fn clone_dense(old: &dyn GemmKernel) -> Box<dyn GemmKernel> {
     let (w, b) = old
         .dense_weights()
@@ -175,37 +178,4 @@ fn clone_dense(old: &dyn GemmKernel) -> Box<dyn GemmKernel> {
         w.to_vec(),
         b.map(<[f32]>::to_vec),
     ))
-}
-
-impl GemmKernel for SparseDense {
-    fn kind(&self) -> &'static str {
-        "dense-f32-pruned"
-    }
-    fn k(&self) -> usize {
-        self.inner.k()
-    }
-    fn n(&self) -> usize {
-        self.inner.n()
-    }
-    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
-        self.inner.forward(x, m, out)
-    }
-    fn gemm_ir(&self, m: u64) -> Gemm {
-        let mut g = self.inner.gemm_ir(m);
-        g.sparsity = Some(BlockSparsity {
-            block_k: 1,
-            block_n: 1,
-            density: self.density,
-            mask: None,
-        });
-        g
-    }
-    fn weight_bits(&self) -> f64 {
-        // Kept weights plus one bit of mask each (a bitmap index).
-        let n = (self.k() * self.n()) as f64;
-        n * self.density * 32.0 + n
-    }
-    fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {
-        self.inner.dense_weights()
-    }
 }

@@ -8,6 +8,7 @@
 //! ([`DeployedModel::replace_gemm`]). Every kernel also describes itself as Workload IR, so the
 //! hardware models price exactly what ran.
 
+pub mod annotated;
 pub mod bsr;
 pub mod kernels;
 pub mod nodes;
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 use compbench_core::{Gemm, ImageSplit, NonlinearImpl, NonlinearKind, Workload};
 use rayon::prelude::*;
 
+pub use annotated::AnnotatedGemm;
 pub use bsr::BsrGemm;
 pub use kernels::{DenseGemm, ExactNonlinear, exact_kernel};
 pub use nodes::{
