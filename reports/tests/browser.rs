@@ -140,8 +140,8 @@ fn report_html_renders_in_chromium() {
     let headline = format!("Paper vs reproduced: {s}");
     assert!(dom.contains(&headline), "missing `{headline}` in {dom}");
     assert!(dom.contains(r#"id="quick-banner""#));
-    // A published-claims table per paper with a reference file (lut-dla and survey), and an
-    // expectations table for lut-dla.
+    // A published-claims table and an expectations table per paper with a reference file
+    // (lut-dla and survey).
     assert_eq!(
         dom.matches("<table class=\"claims claims sortable\"")
             .count(),
@@ -150,7 +150,7 @@ fn report_html_renders_in_chromium() {
     assert_eq!(
         dom.matches("<table class=\"claims expectations sortable\"")
             .count(),
-        1
+        2
     );
     // lut-dla-fixture: accuracy table + hardware table; survey-fixture: one table.
     assert_eq!(dom.matches("<table class=\"results sortable\"").count(), 3);

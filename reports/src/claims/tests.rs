@@ -506,6 +506,12 @@ fn shipped_reference_files_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let file = load_reference(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                file.schema_version,
+                SCHEMA_VERSION,
+                "{} is still in the deprecated schema 1",
+                path.display()
+            );
             assert!(file.entries.iter().any(|e| e.section == Section::Claim));
             n += 1;
         }
