@@ -17,6 +17,10 @@ const NOT_RUN_HERE: &[(&str, &str)] = &[
         "minutes of training on real data (CI's smoke suite covers the same pipeline)",
     ),
     (
+        "compbench reproduce lpvit --quick",
+        "minutes of training a d_model-128 ViT on real data",
+    ),
+    (
         "compbench run suites/survey-quant.yaml --quick",
         "minutes of training on real data",
     ),
