@@ -4,7 +4,7 @@
 
 use compbench_lutboost::Isa;
 use compbench_lutboost::bench::{BenchCase, random_layer};
-use compbench_lutboost::encode::{Codes, encode_with};
+use compbench_lutboost::encode::Codes;
 use compbench_lutboost::metric::VqMetric;
 use compbench_lutboost::table::TableBits;
 use compbench_nn::kernels::{PackedB, sgemm_packed};
@@ -54,7 +54,7 @@ fn lut_gemm(cr: &mut Criterion) {
         let mut codes = Codes::default();
         let isa = Isa::detect();
         g.bench_function(format!("{tag}/encode"), |b| {
-            b.iter(|| encode_with(isa, &layer.enc, &x, m, &mut codes))
+            b.iter(|| layer.enc.encode_with(isa, &x, m, &mut codes))
         });
         g.bench_function(format!("{tag}/lookup"), |b| {
             b.iter(|| layer.accumulate_with(isa, &codes, &mut out))

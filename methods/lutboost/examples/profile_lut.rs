@@ -3,7 +3,7 @@
 use compbench_lutboost::Isa;
 use compbench_lutboost::bench::median_seconds;
 use compbench_lutboost::bench::{BenchCase, random_layer};
-use compbench_lutboost::encode::{Codes, encode_with};
+use compbench_lutboost::encode::Codes;
 use compbench_lutboost::metric::VqMetric;
 use compbench_lutboost::table::TableBits;
 
@@ -38,7 +38,7 @@ fn main() {
         pool.install(|| {
             for isa in Isa::available() {
                 let mut codes = Codes::default();
-                let te = median_seconds(0.3, || encode_with(isa, &layer.enc, &x, bc.m, &mut codes));
+                let te = median_seconds(0.3, || layer.enc.encode_with(isa, &x, bc.m, &mut codes));
                 let mut out = vec![0.0; bc.m * bc.n];
                 let ta = median_seconds(0.3, || layer.accumulate_with(isa, &codes, &mut out));
                 println!(

@@ -13,8 +13,8 @@ use compbench_nn::deployed::GemmKernel;
 use compbench_nn::kernels::{PackedB, sgemm_packed};
 use serde_json::json;
 
-use crate::encode::{Codes, encode};
-use crate::kernel::LutGemm;
+use crate::encode::Codes;
+use crate::kernel::{Isa, LutGemm};
 use crate::metric::VqMetric;
 use crate::table::{TableBits, TableScale};
 
@@ -97,7 +97,9 @@ pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
             let mut out = vec![0.0f32; m * n];
             let secs = median_seconds(budget, || layer.forward(&x, m, &mut out));
             let mut codes = Codes::default();
-            let enc_secs = median_seconds(budget / 2.0, || encode(&layer.enc, &x, m, &mut codes));
+            let enc_secs = median_seconds(budget / 2.0, || {
+                layer.enc.encode_with(Isa::detect(), &x, m, &mut codes)
+            });
             KernelBenchRow::new(
                 "lut-gemm",
                 (m, k, n),

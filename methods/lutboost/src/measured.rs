@@ -42,7 +42,7 @@ pub fn bits_per_weight(model: &DeployedModel) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{Codes, encode_with};
+    use crate::encode::Codes;
     use crate::kernel::{Isa, LutGemm};
     use crate::metric::VqMetric;
     use crate::table::{TableBits, TableScale};
@@ -84,7 +84,7 @@ mod tests {
         // What the encoder stores: 16 codes per conv row, each below 16 (4 bits).
         let x: Vec<f32> = (0..3 * 144).map(|i| (i % 11) as f32 * 0.05).collect();
         let mut codes = Codes::default();
-        encode_with(Isa::Portable, &conv.enc, &x, 3, &mut codes);
+        conv.enc.encode_with(Isa::Portable, &x, 3, &mut codes);
         assert_eq!(codes.nc, 16);
         assert!((0..3).all(|r| (0..16).all(|s| codes.get(r, s) < 16)));
 

@@ -1,10 +1,12 @@
-//! The `lutboost` method: parameters, validation against the model, and the stage pipeline.
+//! The `lutboost` method: parameters, validation against the model, and the stage pipeline;
+//! and what the three LUT methods of this crate share (settings, calibration, fine-tuning
+//! recipe, deployment, measured metrics).
 
 use std::collections::BTreeMap;
 
 use compbench_core::seed::derive;
 use compbench_core::{ParamError, ParamSpec, Params};
-use compbench_nn::deployed::GemmKernel;
+use compbench_nn::deployed::{Captured, DeployedModel, GemmKernel};
 use compbench_nn::method::{Compressed, Method, MethodCtx, MethodError};
 use compbench_nn::models::{GemmLayerInfo, GemmShape, ModelConfig, Network};
 use compbench_nn::train::TrainConfig;
@@ -27,107 +29,171 @@ pub struct LutBoost;
 /// Which layers convert.
 pub const LAYER_SETS: &[&str] = &["inner", "all"];
 
+/// Parameters the three LUT methods of this crate share (same names, ranges and defaults).
+pub(crate) const P_V: ParamSpec = ParamSpec::int(
+    "v",
+    4,
+    1,
+    64,
+    "sub-vector length (K/v subspaces per layer); must divide each converted layer's K",
+);
+pub(crate) const P_V_CONV: ParamSpec = ParamSpec::int(
+    "v_conv",
+    0,
+    0,
+    64,
+    "sub-vector length for convolutions (0 = v); 9 makes a subspace one input channel's 3×3 patch",
+);
+pub(crate) const P_C: ParamSpec = ParamSpec::int(
+    "c",
+    16,
+    2,
+    256,
+    "centroids per subspace (the AVX2 shuffle kernel covers c ≤ 32)",
+);
+pub(crate) const P_METRIC: ParamSpec = ParamSpec::choice(
+    "metric",
+    "l2",
+    VqMetric::NAMES,
+    "similarity metric of the centroid search",
+);
+pub(crate) const P_LAYERS: ParamSpec = ParamSpec::choice(
+    "layers",
+    "inner",
+    LAYER_SETS,
+    "converted layers: inner = all but the first and the classifier; all = every GEMM layer",
+);
+pub(crate) const P_STAGES: ParamSpec = ParamSpec::int(
+    "stages",
+    4,
+    1,
+    4,
+    "LUTBoost stages run, cumulative: 1 k-means init, 2 + centroid reconstruction, 3 + joint fine-tune, 4 + table quantization",
+);
+/// The baselines' wording of LUTBoost's stage-specific parameters (same names, ranges and
+/// defaults; the docs do not mention stages they do not have).
+pub(crate) const P_TABLE_BITS_PLAIN: ParamSpec = ParamSpec::int(
+    "table_bits",
+    8,
+    8,
+    16,
+    "table width: 8 or 16 (int8 / int16 tables)",
+);
+pub(crate) const P_TABLE_SCALE_PLAIN: ParamSpec = ParamSpec::choice(
+    "table_scale",
+    "per_column",
+    TableScale::NAMES,
+    "table scale granularity",
+);
+pub(crate) const P_CALIB_IMAGES_PLAIN: ParamSpec = ParamSpec::int(
+    "calib_images",
+    512,
+    8,
+    60_000,
+    "training images used for calibration",
+);
+pub(crate) const P_KMEANS_ITERS_PLAIN: ParamSpec =
+    ParamSpec::int("kmeans_iters", 20, 1, 1000, "k-means Lloyd iterations");
+pub(crate) const P_FT_IMAGES_PLAIN: ParamSpec = ParamSpec::int(
+    "ft_images",
+    0,
+    0,
+    10_000_000,
+    "training images per fine-tuning epoch (0 = the run's recipe; quick suites shorten it)",
+);
+pub(crate) const P_TEMP_INIT_PLAIN: ParamSpec = ParamSpec::float(
+    "temp_init",
+    1.0,
+    1e-6,
+    1e6,
+    "initial inverse temperature of the soft assignment (learned)",
+);
+pub(crate) const P_TABLE_BITS: ParamSpec =
+    ParamSpec::int("table_bits", 8, 8, 16, "stage-4 table width: 8 or 16");
+pub(crate) const P_TABLE_SCALE: ParamSpec = ParamSpec::choice(
+    "table_scale",
+    "per_column",
+    TableScale::NAMES,
+    "stage-4 table scale granularity",
+);
+pub(crate) const P_CALIB_IMAGES: ParamSpec = ParamSpec::int(
+    "calib_images",
+    512,
+    8,
+    60_000,
+    "training images used for calibration (stages 1-2)",
+);
+pub(crate) const P_CALIB_ROWS: ParamSpec = ParamSpec::int(
+    "calib_rows",
+    16_384,
+    64,
+    1_000_000,
+    "at most this many calibration rows per layer",
+);
+pub(crate) const P_KMEANS_ITERS: ParamSpec =
+    ParamSpec::int("kmeans_iters", 20, 1, 1000, "stage 1: Lloyd iterations");
+pub(crate) const P_S2_STEPS: ParamSpec =
+    ParamSpec::int("s2_steps", 300, 0, 100_000, "stage 2: Adam steps per layer");
+pub(crate) const P_S2_LR: ParamSpec =
+    ParamSpec::float("s2_lr", 2e-3, 0.0, 1.0, "stage 2: learning rate");
+pub(crate) const P_S2_BATCH: ParamSpec =
+    ParamSpec::int("s2_batch", 512, 1, 65_536, "stage 2: rows per step");
+pub(crate) const P_S3_EPOCHS: ParamSpec = ParamSpec::int(
+    "s3_epochs",
+    3,
+    0,
+    1000,
+    "stage 3: fine-tuning epochs (capped by the run's recipe under --quick)",
+);
+pub(crate) const P_FT_IMAGES: ParamSpec = ParamSpec::int(
+    "ft_images",
+    0,
+    0,
+    10_000_000,
+    "stages 3-4: training images per fine-tuning epoch (0 = the run's recipe; quick suites shorten it)",
+);
+pub(crate) const P_S3_LR: ParamSpec = ParamSpec::float(
+    "s3_lr",
+    5e-4,
+    0.0,
+    1.0,
+    "stage 3: peak learning rate (cosine schedule)",
+);
+pub(crate) const P_S4_EPOCHS: ParamSpec = ParamSpec::int(
+    "s4_epochs",
+    0,
+    0,
+    1000,
+    "stage 4: fine-tuning epochs with quantized tables in the hard path",
+);
+pub(crate) const P_TEMP_INIT: ParamSpec = ParamSpec::float(
+    "temp_init",
+    1.0,
+    1e-6,
+    1e6,
+    "initial inverse temperature of the soft assignment (learned in stages 2-4)",
+);
+
 pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int(
-        "v",
-        4,
-        1,
-        64,
-        "sub-vector length (K/v subspaces per layer); must divide each converted layer's K",
-    ),
-    ParamSpec::int(
-        "v_conv",
-        0,
-        0,
-        64,
-        "sub-vector length for convolutions (0 = v); 9 makes a subspace one input channel's 3×3 patch",
-    ),
-    ParamSpec::int(
-        "c",
-        16,
-        2,
-        256,
-        "centroids per subspace (the AVX2 shuffle kernel covers c ≤ 32)",
-    ),
-    ParamSpec::choice(
-        "metric",
-        "l2",
-        VqMetric::NAMES,
-        "similarity metric of the centroid search",
-    ),
-    ParamSpec::choice(
-        "layers",
-        "inner",
-        LAYER_SETS,
-        "converted layers: inner = all but the first and the classifier; all = every GEMM layer",
-    ),
-    ParamSpec::int(
-        "stages",
-        4,
-        1,
-        4,
-        "LUTBoost stages run, cumulative: 1 k-means init, 2 + centroid reconstruction, 3 + joint fine-tune, 4 + table quantization",
-    ),
-    ParamSpec::int("table_bits", 8, 8, 16, "stage-4 table width: 8 or 16"),
-    ParamSpec::choice(
-        "table_scale",
-        "per_column",
-        TableScale::NAMES,
-        "stage-4 table scale granularity",
-    ),
-    ParamSpec::int(
-        "calib_images",
-        512,
-        8,
-        60_000,
-        "training images used for calibration (stages 1-2)",
-    ),
-    ParamSpec::int(
-        "calib_rows",
-        16_384,
-        64,
-        1_000_000,
-        "at most this many calibration rows per layer",
-    ),
-    ParamSpec::int("kmeans_iters", 20, 1, 1000, "stage 1: Lloyd iterations"),
-    ParamSpec::int("s2_steps", 300, 0, 100_000, "stage 2: Adam steps per layer"),
-    ParamSpec::float("s2_lr", 2e-3, 0.0, 1.0, "stage 2: learning rate"),
-    ParamSpec::int("s2_batch", 512, 1, 65_536, "stage 2: rows per step"),
-    ParamSpec::int(
-        "s3_epochs",
-        3,
-        0,
-        1000,
-        "stage 3: fine-tuning epochs (capped by the run's recipe under --quick)",
-    ),
-    ParamSpec::int(
-        "ft_images",
-        0,
-        0,
-        10_000_000,
-        "stages 3-4: training images per fine-tuning epoch (0 = the run's recipe; quick suites shorten it)",
-    ),
-    ParamSpec::float(
-        "s3_lr",
-        5e-4,
-        0.0,
-        1.0,
-        "stage 3: peak learning rate (cosine schedule)",
-    ),
-    ParamSpec::int(
-        "s4_epochs",
-        0,
-        0,
-        1000,
-        "stage 4: fine-tuning epochs with quantized tables in the hard path",
-    ),
-    ParamSpec::float(
-        "temp_init",
-        1.0,
-        1e-6,
-        1e6,
-        "initial inverse temperature of the soft assignment (learned in stages 2-4)",
-    ),
+    P_V,
+    P_V_CONV,
+    P_C,
+    P_METRIC,
+    P_LAYERS,
+    P_STAGES,
+    P_TABLE_BITS,
+    P_TABLE_SCALE,
+    P_CALIB_IMAGES,
+    P_CALIB_ROWS,
+    P_KMEANS_ITERS,
+    P_S2_STEPS,
+    P_S2_LR,
+    P_S2_BATCH,
+    P_S3_EPOCHS,
+    P_FT_IMAGES,
+    P_S3_LR,
+    P_S4_EPOCHS,
+    P_TEMP_INIT,
 ];
 
 /// Parsed parameters.
@@ -160,13 +226,19 @@ impl Settings {
             0 => v,
             x => x,
         };
+        // `metric` and `stages` are LUTBoost's (and LUT-NN's metric); the MADDNESS baseline has
+        // neither: its tree encoder is priced as L2, and it has no stages.
+        let metric = match p.get("metric") {
+            Some(_) => VqMetric::parse(p.str("metric")).expect("checked by ParamSpec"),
+            None => VqMetric::L2,
+        };
         Ok(Settings {
             v,
             v_conv,
             c: p.int("c") as usize,
-            metric: VqMetric::parse(p.str("metric")).expect("checked by ParamSpec"),
+            metric,
             all_layers: p.str("layers") == "all",
-            stages: p.int("stages") as usize,
+            stages: p.get("stages").map_or(4, |_| p.int("stages") as usize),
             bits,
             scale: TableScale::parse(p.str("table_scale")).expect("checked by ParamSpec"),
         })
@@ -239,6 +311,136 @@ pub fn model_layers(model: &ModelConfig) -> Vec<GemmLayerInfo> {
     Network::new(model, &compbench_nn::device(), 0).gemm_layers()
 }
 
+/// Calibration rows of the converted layers (the deployed float baseline's GEMM inputs), with
+/// `calib_images` / `calib_rows` capped under `--quick`. Shared by the three LUT methods.
+pub(crate) fn calibrate(
+    ctx: &MethodCtx,
+    params: &Params,
+    specs: &[LayerSpec],
+    who: &str,
+) -> Result<BTreeMap<String, Captured>, MethodError> {
+    let names: Vec<String> = specs.iter().map(|l| l.name.clone()).collect();
+    let calib_images = params.int("calib_images") as usize;
+    let calib_rows = params.int("calib_rows") as usize;
+    let (calib_images, calib_rows) = if ctx.quick {
+        (calib_images.min(256), calib_rows.min(8192))
+    } else {
+        (calib_images, calib_rows)
+    };
+    (ctx.log)(&format!(
+        "{who}: calibrating {} layers on {calib_images} images",
+        specs.len()
+    ));
+    let calib = calibration_rows(
+        ctx.baseline,
+        &ctx.data.train,
+        calib_images,
+        &names,
+        calib_rows,
+        derive(ctx.seed, &["calib"]),
+    );
+    for n in &names {
+        if !calib.contains_key(n) {
+            return Err(MethodError::Failed(format!(
+                "no calibration rows captured for layer `{n}`"
+            )));
+        }
+    }
+    Ok(calib)
+}
+
+/// A fine-tuning recipe of `epochs` epochs at peak `lr` (cosine, no warm-up), on
+/// `ft_images` training images per epoch when set; epochs capped by the run's recipe under
+/// `--quick`.
+pub(crate) fn finetune_config(
+    ctx: &MethodCtx,
+    params: &Params,
+    epochs: usize,
+    lr: f64,
+) -> TrainConfig {
+    let epochs = if ctx.quick {
+        epochs.min(ctx.train.epochs.max(1))
+    } else {
+        epochs
+    };
+    let train_subset = match params.int("ft_images") as usize {
+        0 => ctx.train.train_subset,
+        n => Some(ctx.train.train_subset.map_or(n, |s| s.min(n))),
+    };
+    TrainConfig {
+        epochs,
+        lr,
+        warmup_epochs: 0.0,
+        label_smoothing: 0.0,
+        train_subset,
+        ..ctx.train.clone()
+    }
+}
+
+/// Deploy trained centroids (`[s][j][d]` per converted layer, in `specs` order) as LUT-GEMM
+/// layers of `net` (fp16 centroids, tables at `bits`); every other layer stays dense.
+pub(crate) fn deploy_centroids(
+    net: &Network,
+    specs: &[LayerSpec],
+    centroids: &[Vec<f32>],
+    bits: TableBits,
+    scale: TableScale,
+) -> DeployedModel {
+    let by_name: BTreeMap<&str, (&LayerSpec, &Vec<f32>)> = specs
+        .iter()
+        .zip(centroids)
+        .map(|(l, c)| (l.name.as_str(), (l, c)))
+        .collect();
+    let factory =
+        |info: &GemmLayerInfo, w: &[f32], b: Option<&[f32]>| -> Option<Box<dyn GemmKernel>> {
+            let (spec, cent) = by_name.get(info.name.as_str())?;
+            Some(Box::new(LutGemm::new_f16_centroids(
+                spec.metric,
+                spec.v,
+                spec.c,
+                cent,
+                w,
+                spec.n,
+                b,
+                bits,
+                scale,
+            )))
+        };
+    net.to_deployed_with(&factory)
+}
+
+/// The metrics every LUT method reports, measured on what was deployed: converted layers and
+/// their share of the MACs; the index bits the LUT layers' encoders emit per activation element
+/// (conv layers at their own v_conv), and the bits the kernels store (tables, centroids or
+/// trees, dense weights) per float weight.
+pub(crate) fn deployed_metrics(
+    s: &Settings,
+    layers: &[GemmLayerInfo],
+    specs: &[LayerSpec],
+    deployed: &DeployedModel,
+    metrics: &mut BTreeMap<String, f64>,
+) {
+    let macs = |l: &&GemmLayerInfo| (l.rows_per_image * l.k() * l.n()) as f64;
+    let macs_all: f64 = layers.iter().map(|l| macs(&l)).sum();
+    let macs_conv: f64 = layers
+        .iter()
+        .filter(|l| s.converts(l))
+        .map(|l| macs(&l))
+        .sum();
+    metrics.insert("converted_layers".into(), specs.len() as f64);
+    metrics.insert(
+        "converted_mac_fraction".into(),
+        macs_conv / macs_all.max(1.0),
+    );
+    let workload = deployed.workload(1);
+    if let Some(b) = crate::measured::bits_per_activation(&workload) {
+        metrics.insert("bits_per_activation".into(), b);
+    }
+    if let Some(b) = crate::measured::bits_per_weight(deployed) {
+        metrics.insert("bits_per_weight".into(), b);
+    }
+}
+
 impl Method for LutBoost {
     fn id(&self) -> &'static str {
         "lutboost"
@@ -266,38 +468,12 @@ impl Method for LutBoost {
         let net = ctx.baseline.clone();
         let layers = net.gemm_layers();
         let specs = s.specs(&layers)?;
-        let names: Vec<String> = specs.iter().map(|l| l.name.clone()).collect();
         let log = ctx.log;
         let mut metrics = BTreeMap::new();
         let mut notes = Vec::new();
 
         // Stage 1: k-means on calibration activations.
-        let calib_images = params.int("calib_images") as usize;
-        let calib_rows = params.int("calib_rows") as usize;
-        let (calib_images, calib_rows) = if ctx.quick {
-            (calib_images.min(256), calib_rows.min(8192))
-        } else {
-            (calib_images, calib_rows)
-        };
-        log(&format!(
-            "lutboost: calibrating {} layers on {calib_images} images",
-            specs.len()
-        ));
-        let calib = calibration_rows(
-            &net,
-            &ctx.data.train,
-            calib_images,
-            &names,
-            calib_rows,
-            derive(ctx.seed, &["calib"]),
-        );
-        for n in &names {
-            if !calib.contains_key(n) {
-                return Err(MethodError::Failed(format!(
-                    "no calibration rows captured for layer `{n}`"
-                )));
-            }
-        }
+        let calib = calibrate(ctx, params, &specs, "lutboost")?;
         let t0 = std::time::Instant::now();
         let cents = init_kmeans(
             &specs,
@@ -355,25 +531,7 @@ impl Method for LutBoost {
 
         // Stage 3: joint fine-tune on the task loss.
         let mut net = net;
-        let finetune = |epochs: usize, lr: f64| -> TrainConfig {
-            let epochs = if ctx.quick {
-                epochs.min(ctx.train.epochs.max(1))
-            } else {
-                epochs
-            };
-            let train_subset = match params.int("ft_images") as usize {
-                0 => ctx.train.train_subset,
-                n => Some(ctx.train.train_subset.map_or(n, |s| s.min(n))),
-            };
-            TrainConfig {
-                epochs,
-                lr,
-                warmup_epochs: 0.0,
-                label_smoothing: 0.0,
-                train_subset,
-                ..ctx.train.clone()
-            }
-        };
+        let finetune = |epochs: usize, lr: f64| finetune_config(ctx, params, epochs, lr);
         if s.stages >= 3 {
             let tcfg = finetune(params.int("s3_epochs") as usize, params.float("s3_lr"));
             if tcfg.epochs > 0 {
@@ -431,57 +589,11 @@ impl Method for LutBoost {
         }
 
         // Deploy: LUT kernels for converted layers, dense for the rest.
-        let trained: BTreeMap<&str, (Vec<f32>, f32)> = specs
-            .iter()
-            .zip(&lut.layers)
-            .map(|(l, p)| (l.name.as_str(), (p.centroid_values(), p.tau())))
-            .collect();
-        let by_name: BTreeMap<&str, &LayerSpec> =
-            specs.iter().map(|l| (l.name.as_str(), l)).collect();
-        let factory =
-            |info: &GemmLayerInfo, w: &[f32], b: Option<&[f32]>| -> Option<Box<dyn GemmKernel>> {
-                let spec = by_name.get(info.name.as_str())?;
-                let (cent, _) = &trained[info.name.as_str()];
-                Some(Box::new(LutGemm::new_f16_centroids(
-                    spec.metric,
-                    spec.v,
-                    spec.c,
-                    cent,
-                    w,
-                    spec.n,
-                    b,
-                    bits,
-                    s.scale,
-                )))
-            };
-        let mut deployed = net.to_deployed_with(&factory);
+        let cents: Vec<Vec<f32>> = lut.layers.iter().map(|p| p.centroid_values()).collect();
+        let mut deployed = deploy_centroids(&net, &specs, &cents, bits, s.scale);
         deployed.name = format!("{}/lutboost", ctx.model.label());
-
-        let macs_all: f64 = layers
-            .iter()
-            .map(|l| (l.rows_per_image * l.k() * l.n()) as f64)
-            .sum();
-        let macs_conv: f64 = layers
-            .iter()
-            .filter(|l| s.converts(l))
-            .map(|l| (l.rows_per_image * l.k() * l.n()) as f64)
-            .sum();
-        metrics.insert("converted_layers".into(), specs.len() as f64);
-        metrics.insert(
-            "converted_mac_fraction".into(),
-            macs_conv / macs_all.max(1.0),
-        );
-        // Measured on what was deployed: the index bits the LUT layers' encoders emit per
-        // activation element (conv layers at their own v_conv), and the bits the kernels store
-        // (tables, centroids, dense weights) per float weight.
-        let workload = deployed.workload(1);
-        if let Some(b) = crate::measured::bits_per_activation(&workload) {
-            metrics.insert("bits_per_activation".into(), b);
-        }
-        if let Some(b) = crate::measured::bits_per_weight(&deployed) {
-            metrics.insert("bits_per_weight".into(), b);
-        }
-        let taus: Vec<f64> = trained.values().map(|(_, t)| *t as f64).collect();
+        deployed_metrics(&s, &layers, &specs, &deployed, &mut metrics);
+        let taus: Vec<f64> = lut.layers.iter().map(|p| p.tau() as f64).collect();
         metrics.insert(
             "tau_mean".into(),
             taus.iter().sum::<f64>() / taus.len().max(1) as f64,
@@ -495,8 +607,9 @@ impl Method for LutBoost {
     }
 }
 
-/// Every method this crate provides (the registry lists them).
+/// Every method this crate provides (the registry lists them): LUTBoost and the two earlier
+/// LUT methods it is compared with, on the same kernel and Workload IR.
 pub fn all() -> &'static [&'static dyn Method] {
-    static ALL: [&dyn Method; 1] = [&LUTBOOST];
+    static ALL: [&dyn Method; 3] = [&LUTBOOST, &crate::lutnn::LUT_NN, &crate::maddness::MADDNESS];
     &ALL
 }

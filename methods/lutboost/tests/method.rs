@@ -88,10 +88,28 @@ fn check_accepts_and_refuses() {
 
 #[test]
 fn registered_once_with_documented_params() {
-    assert_eq!(all().len(), 1);
-    assert_eq!(all()[0].id(), "lutboost");
-    for p in LUTBOOST.params() {
-        assert!(!p.doc.is_empty(), "{} has no doc", p.name);
+    let ids: Vec<&str> = all().iter().map(|m| m.id()).collect();
+    assert_eq!(ids, ["lutboost", "lut-nn", "maddness"]);
+    for m in all() {
+        for p in m.params() {
+            assert!(!p.doc.is_empty(), "{}: {} has no doc", m.id(), p.name);
+        }
+        // The shared parameters mean the same in every LUT method.
+        for shared in [
+            "v",
+            "v_conv",
+            "c",
+            "layers",
+            "table_bits",
+            "table_scale",
+            "calib_images",
+        ] {
+            assert!(
+                m.params().iter().any(|p| p.name == shared),
+                "{} lacks `{shared}`",
+                m.id()
+            );
+        }
     }
     let names: Vec<&str> = LUTBOOST.params().iter().map(|p| p.name).collect();
     for want in ["v", "c", "metric", "stages", "table_bits", "layers"] {

@@ -1,5 +1,6 @@
-//! The deployed LUT-GEMM: encode (nearest centroid per sub-vector) then gather-accumulate
-//! from the tables, then dequantize and add the bias.
+//! The deployed LUT-GEMM: encode (nearest centroid per sub-vector, or MADDNESS's hash tree:
+//! [`ActEncoder`]) then gather-accumulate from the tables, then dequantize and add the bias.
+//! Both encoders write the same blocked codes, so one look-up kernel serves every method.
 //!
 //! Two implementations of each step, selected by [`Isa`]:
 //! * [`reference`]: portable Rust, the definition of the result;
@@ -18,6 +19,7 @@ use compbench_nn::deployed::GemmKernel;
 use crate::encode::{Codes, Encoder, encode_with};
 use crate::metric::VqMetric;
 use crate::table::{LutTable, TableBits, TableData, TableScale, build_f32};
+use crate::tree::TreeEncoder;
 
 /// Which implementation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +50,76 @@ impl Isa {
     }
 }
 
-/// A LUT layer with its codebooks and tables baked in.
+/// How a LUT layer turns an activation row into codes.
+#[derive(Debug, Clone)]
+pub enum ActEncoder {
+    /// Nearest centroid under a metric (LUTBoost, LUT-NN; LUT-DLA's CCM).
+    Nearest(Encoder),
+    /// MADDNESS's hash tree: `log2 c` threshold comparisons per sub-vector.
+    Tree(TreeEncoder),
+}
+
+impl ActEncoder {
+    pub fn k(&self) -> usize {
+        match self {
+            ActEncoder::Nearest(e) => e.k(),
+            ActEncoder::Tree(t) => t.k(),
+        }
+    }
+
+    pub fn v(&self) -> usize {
+        match self {
+            ActEncoder::Nearest(e) => e.v,
+            ActEncoder::Tree(t) => t.v,
+        }
+    }
+
+    pub fn c(&self) -> usize {
+        match self {
+            ActEncoder::Nearest(e) => e.c,
+            ActEncoder::Tree(t) => t.c(),
+        }
+    }
+
+    pub fn nc(&self) -> usize {
+        match self {
+            ActEncoder::Nearest(e) => e.nc,
+            ActEncoder::Tree(t) => t.nc,
+        }
+    }
+
+    /// The metric the Workload IR reports. The IR has no tree-encoder kind, so a tree is
+    /// priced as the L2 centroid search (the costliest CCM: an upper bound on the tree's
+    /// `log2 c` comparators per sub-vector).
+    pub fn metric(&self) -> VqMetric {
+        match self {
+            ActEncoder::Nearest(e) => e.metric,
+            ActEncoder::Tree(_) => VqMetric::L2,
+        }
+    }
+
+    /// Encode `x` (`m × k`) into `codes` (`isa` selects the nearest-centroid search's
+    /// implementation; the tree has one).
+    pub fn encode_with(&self, isa: Isa, x: &[f32], m: usize, codes: &mut Codes) {
+        match self {
+            ActEncoder::Nearest(e) => encode_with(isa, e, x, m, codes),
+            ActEncoder::Tree(t) => t.encode(x, m, codes),
+        }
+    }
+
+    /// The nearest-centroid encoder, if that is what this is.
+    pub fn nearest(&self) -> Option<&Encoder> {
+        match self {
+            ActEncoder::Nearest(e) => Some(e),
+            ActEncoder::Tree(_) => None,
+        }
+    }
+}
+
+/// A LUT layer with its codebooks (or trees) and tables baked in.
 #[derive(Debug, Clone)]
 pub struct LutGemm {
-    pub enc: Encoder,
+    pub enc: ActEncoder,
     pub table: LutTable,
     pub bias: Option<Vec<f32>>,
     /// Implementation used by [`GemmKernel::forward`]; tests pin it.
@@ -93,13 +161,31 @@ impl LutGemm {
         let nc = k / v;
         let enc = Encoder::new(metric, nc, c, v, centroids);
         let t = build_f32(centroids, w, nc, c, v, n);
-        let table = LutTable::from_f32(t, nc, c, n, bits, gran);
+        LutGemm::from_tables(ActEncoder::Nearest(enc), t, n, bias, bits, gran)
+    }
+
+    /// From an encoder and float tables `[s][j][n]` (MADDNESS: tree codes, ridge-fitted tables).
+    /// `centroid_bits` is 16: a tree's thresholds are fp16 values (see [`TreeEncoder`]).
+    pub fn from_tables(
+        enc: ActEncoder,
+        tables: Vec<f32>,
+        n: usize,
+        bias: Option<&[f32]>,
+        bits: TableBits,
+        gran: TableScale,
+    ) -> LutGemm {
+        let (nc, c) = (enc.nc(), enc.c());
+        let table = LutTable::from_f32(tables, nc, c, n, bits, gran);
+        let centroid_bits = match enc {
+            ActEncoder::Nearest(_) => 32,
+            ActEncoder::Tree(_) => 16,
+        };
         LutGemm {
             enc,
             table,
             bias: bias.map(|b| b.to_vec()),
             isa: Isa::detect(),
-            centroid_bits: 32,
+            centroid_bits,
         }
     }
 
@@ -130,7 +216,7 @@ impl LutGemm {
     /// Encode then accumulate with the given implementation.
     pub fn forward_with(&self, isa: Isa, x: &[f32], m: usize, out: &mut [f32]) {
         let mut codes = Codes::default();
-        encode_with(isa, &self.enc, x, m, &mut codes);
+        self.enc.encode_with(isa, x, m, &mut codes);
         self.accumulate_with(isa, &codes, out);
     }
 
@@ -145,9 +231,9 @@ impl LutGemm {
 
     pub fn spec(&self) -> VqSpec {
         VqSpec {
-            v: self.enc.v as u32,
-            c: self.enc.c as u32,
-            metric: self.enc.metric,
+            v: self.enc.v() as u32,
+            c: self.enc.c() as u32,
+            metric: self.enc.metric(),
             table_bits: self.table.bits().bits(),
             centroid_bits: self.centroid_bits,
         }
@@ -183,10 +269,15 @@ impl GemmKernel for LutGemm {
         g
     }
 
-    /// Tables plus codebooks: nc·c·N·b_t + K·c·b_c (lut-dla.md §4.1).
+    /// Tables plus codebooks: nc·c·N·b_t + K·c·b_c (lut-dla.md §4.1); for a tree encoder,
+    /// tables plus its thresholds (fp16) and split dimensions.
     fn weight_bits(&self) -> f64 {
         let t = self.table.nc * self.table.c * self.table.n;
         let tb = self.table.bits().bits() as f64;
-        t as f64 * tb + (self.enc.k() * self.enc.c) as f64 * self.centroid_bits as f64
+        let codebooks = match &self.enc {
+            ActEncoder::Nearest(e) => (e.k() * e.c) as f64 * self.centroid_bits as f64,
+            ActEncoder::Tree(tree) => tree.stored_bits(),
+        };
+        t as f64 * tb + codebooks
     }
 }
