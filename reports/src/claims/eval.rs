@@ -473,8 +473,9 @@ fn range(
     // parameters only restate the model: neither names the configuration.
     let quiet = |k: &str| model_side(&c.metric) && (hardware_key(k) || k.starts_with("p_model_"));
     let skip: Vec<&str> = filtered
-        .keys()
-        .map(|k| k.as_str())
+        .iter()
+        .filter(|(_, v)| v.values().len() == 1)
+        .map(|(k, _)| k.as_str())
         .chain(["paper"])
         .chain(t.keys.iter().map(String::as_str).filter(|k| quiet(k)))
         .collect();
@@ -552,8 +553,9 @@ fn ratio(
     let m = margin(c.min_effect, &c.metric, 0.5, ctx)?;
     let filtered = merged(&merged(&c.filter, &ev.filter), num);
     let skip: Vec<&str> = filtered
-        .keys()
-        .map(|k| k.as_str())
+        .iter()
+        .filter(|(_, v)| v.values().len() == 1)
+        .map(|(k, _)| k.as_str())
         .chain(["paper"])
         .collect();
     let names = t.describe(&num_rows, &skip);
@@ -843,8 +845,13 @@ fn skip_columns(t: &ConfigTable, k: usize, covary: &[String], filters: &[&Filter
             out.push(name.clone());
         }
     }
+    // A column filtered to one value names nothing; one filtered to several still varies.
     for f in filters {
-        out.extend(f.keys().cloned());
+        out.extend(
+            f.iter()
+                .filter(|(_, v)| v.values().len() == 1)
+                .map(|(k, _)| k.clone()),
+        );
     }
     out
 }
