@@ -250,7 +250,9 @@ impl HwReport {
 
     /// Dense-equivalent operations per joule (2 ops per MAC), the power-efficiency figure.
     pub fn ops_per_joule(&self) -> f64 {
-        if self.energy_pj > 0.0 {
+        if self.energy_pj.is_nan() || self.macs.is_nan() {
+            f64::NAN // not priced (see HwDesign::eval)
+        } else if self.energy_pj > 0.0 {
             2.0 * self.macs / (self.energy_pj * 1e-12)
         } else {
             0.0
@@ -259,7 +261,9 @@ impl HwReport {
 
     /// Dense-equivalent operations per second per mm², the area-efficiency figure.
     pub fn ops_per_s_per_mm2(&self) -> f64 {
-        if self.latency_s > 0.0 && self.area_um2 > 0.0 {
+        if self.latency_s.is_nan() || self.area_um2.is_nan() || self.macs.is_nan() {
+            f64::NAN // not priced (see HwDesign::eval)
+        } else if self.latency_s > 0.0 && self.area_um2 > 0.0 {
             2.0 * self.macs / self.latency_s / (self.area_um2 * 1e-6)
         } else {
             0.0
@@ -372,6 +376,7 @@ mod tests {
         let r = PerMac.eval(&w);
         assert!(r.cycles.is_nan() && r.energy_pj.is_nan() && r.latency_s.is_nan());
         assert!(r.area_um2.is_nan());
+        assert!(r.ops_per_joule().is_nan() && r.ops_per_s_per_mm2().is_nan());
     }
 
     #[test]
