@@ -322,6 +322,60 @@ pub fn survey_rows() -> PolarsResult<DataFrame> {
     b.build()
 }
 
+/// A cross-family survey table (the runner's `family` column): the float CNN, PTQ W8A8, LUTBoost,
+/// block pruning and, on an MLP, HE; each priced on an int8 array and the LUT accelerator at
+/// batch 1 and 16; 2 seeds.
+pub fn cross_family_rows() -> PolarsResult<DataFrame> {
+    let mut b = RowsBuilder::new();
+    let configs: [(&str, &str, &str, &str, f64, f64); 5] = [
+        // (model, method, family, label, accuracy, energy scale)
+        ("cnn", "identity", "baseline", "identity", 0.915, 4.0),
+        ("cnn", "ptq", "scalar-quantization", "ptq-w8a8", 0.913, 1.0),
+        (
+            "cnn",
+            "lutboost",
+            "vector-quantization",
+            "lutboost",
+            0.905,
+            0.6,
+        ),
+        ("cnn", "block-prune", "pruning", "block-prune", 0.90, 0.7),
+        (
+            "mlp",
+            "he",
+            "homomorphic-encryption",
+            "he-per-image",
+            0.84,
+            50.0,
+        ),
+    ];
+    for seed in 0..2i64 {
+        let jitter = seed as f64 * 0.002;
+        for (model, method, family, label, acc, energy) in configs {
+            let exp = format!("{label}-{seed}");
+            for (hw_label, hwmodel, area) in
+                [("int8-systolic", "systolic", 2.0e5), ("lut", "lut", 1.5e5)]
+            {
+                for batch in [1i64, 16] {
+                    let mut r = row![
+                        "suite" => "survey-cross", "paper" => "survey", "experiment" => exp.clone(),
+                        "model" => model, "dataset" => "fashion-mnist", "method" => method,
+                        "family" => family, "label" => label, "hwmodel" => hwmodel,
+                        "hw_label" => hw_label, "hw_batch" => batch, "seed" => seed,
+                        "accuracy" => acc + jitter, "baseline_accuracy" => 0.915,
+                        "accuracy_drop" => 100.0 * (0.915 - acc - jitter),
+                        "energy_pj" => 1.0e6 * energy * batch as f64 * if hw_label == "lut" { 0.8 } else { 1.0 },
+                        "area_um2" => area,
+                    ];
+                    r.extend(env_cols(false));
+                    b.push(r);
+                }
+            }
+        }
+    }
+    b.build()
+}
+
 /// A small grid for the two-table layout: 3 method configurations (LUTBoost v ∈ {4, 8}, PTQ
 /// int8) × 2 hardware designs (`int8-systolic` and `big-systolic`, whose `p_hw_rows` differ),
 /// 2 seeds. The model-side metrics of an experiment are the same on both designs.

@@ -33,6 +33,7 @@ pub mod charts;
 pub mod claims;
 mod error;
 pub mod fixture;
+pub mod index;
 pub mod metrics;
 pub mod results;
 mod stats;
@@ -45,6 +46,17 @@ use std::str::FromStr;
 
 pub use claims::{ClaimOutcome, ClaimsSummary};
 pub use error::ReportError;
+pub use index::{IndexEntry, IndexOutput, IndexRow, render_index};
+pub use view::CROSS_FAMILY_PAPERS;
+
+/// What the results alone do not say.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `(method id, family)` of every registered method (the CLI passes
+    /// `compbench_registry::method_families()`): the taxonomy of a cross-family survey
+    /// ([`CROSS_FAMILY_PAPERS`]) lists those its results lack as not run. Empty: none listed.
+    pub registered_methods: Vec<(String, compbench_core::Family)>,
+}
 
 /// Subdirectory of a results directory that [`render`] writes into.
 pub const REPORT_DIR: &str = "report";
@@ -134,11 +146,22 @@ pub fn render(
     formats: &[Format],
     references_dir: &Path,
 ) -> Result<RenderOutput, ReportError> {
-    render_many(
+    render_with(results_dir, formats, references_dir, &Options::default())
+}
+
+/// [`render`] with [`Options`].
+pub fn render_with(
+    results_dir: &Path,
+    formats: &[Format],
+    references_dir: &Path,
+    options: &Options,
+) -> Result<RenderOutput, ReportError> {
+    render_many_with(
         &[results_dir.to_path_buf()],
         &results_dir.join(REPORT_DIR),
         formats,
         references_dir,
+        options,
     )
 }
 
@@ -150,6 +173,23 @@ pub fn render_many(
     out_dir: &Path,
     formats: &[Format],
     references_dir: &Path,
+) -> Result<RenderOutput, ReportError> {
+    render_many_with(
+        results_dirs,
+        out_dir,
+        formats,
+        references_dir,
+        &Options::default(),
+    )
+}
+
+/// [`render_many`] with [`Options`].
+pub fn render_many_with(
+    results_dirs: &[PathBuf],
+    out_dir: &Path,
+    formats: &[Format],
+    references_dir: &Path,
+    options: &Options,
 ) -> Result<RenderOutput, ReportError> {
     let results = results::load(results_dirs)?;
     let table =
@@ -181,15 +221,22 @@ pub fn render_many(
     let json = serde_json::to_string_pretty(&outcomes).expect("claims serialise");
     write_atomic(&claims_json, format!("{json}\n").as_bytes())?;
 
-    let report = view::build(
-        &results,
-        &table,
-        &references,
-        &missing,
-        &outcomes,
+    // A cross-family survey lists every registered method; other reports only what ran.
+    let cross_family = papers
+        .iter()
+        .any(|p| CROSS_FAMILY_PAPERS.contains(&p.as_str()));
+    let registered = (cross_family && !options.registered_methods.is_empty())
+        .then_some(options.registered_methods.as_slice());
+    let report = view::build(view::Inputs {
+        results: &results,
+        table: &table,
+        references: &references,
+        missing: &missing,
+        outcomes: &outcomes,
         summary,
-        &figures,
-    );
+        figures: &figures,
+        registered,
+    });
     let mut out = RenderOutput {
         out_dir: out_dir.to_path_buf(),
         markdown: None,

@@ -9,10 +9,16 @@ use crate::error::ReportError;
 use crate::stats;
 
 /// Identity columns of docs/results-schema.md; with the `p_*` columns they define a
-/// configuration. (`hw_batch` is an integer, but a key: the batch a row was priced at.)
+/// configuration. (`hw_batch` is an integer, but a key: the batch a row was priced at.
+/// `family` is a function of `method`: it never splits a configuration, see [`DERIVED_KEY`].)
 pub const IDENTITY_COLUMNS: &[&str] = &[
-    "suite", "paper", "model", "dataset", "method", "label", "hwmodel", "hw_label", "hw_batch",
+    "suite", "paper", "model", "dataset", "method", "family", "label", "hwmodel", "hw_label",
+    "hw_batch",
 ];
+/// The key column that is determined by another (`family`, by `method`): it groups rows in
+/// the taxonomy table and the cross-family charts, and is left out wherever keys name or match
+/// configurations (compact key columns, evidence names, claim settings).
+pub const DERIVED_KEY: &str = "family";
 /// True for the key columns that name the hardware a row was priced on: `hwmodel`, `hw_label`,
 /// `hw_batch` and every `p_hw_*` parameter. One experiment has one row per hardware design and
 /// pricing batch; every other key is the same on all of them.
@@ -431,7 +437,7 @@ impl ConfigTable {
         let varying: Vec<usize> = self
             .varying_keys(rows)
             .into_iter()
-            .filter(|&k| !skip.contains(&self.keys[k].as_str()))
+            .filter(|&k| self.keys[k] != DERIVED_KEY && !skip.contains(&self.keys[k].as_str()))
             .collect();
         let names: Vec<&str> = varying.iter().map(|&k| self.keys[k].as_str()).collect();
         rows.iter()

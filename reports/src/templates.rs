@@ -10,6 +10,8 @@ use crate::view::ReportView;
 
 const MARKDOWN: &str = include_str!("../templates/report.md.j2");
 const HTML: &str = include_str!("../templates/report.html.j2");
+const INDEX_MARKDOWN: &str = include_str!("../templates/index.md.j2");
+const INDEX_HTML: &str = include_str!("../templates/index.html.j2");
 
 /// Escapes text for a Markdown table cell or paragraph: backslash-escapes the characters that
 /// would start markup or end a cell (`\ | * ` < > [ ]`) and turns newlines into spaces.
@@ -39,7 +41,12 @@ fn environment() -> Result<Environment<'static>, ReportError> {
             .expect("default delimiters are valid"),
     );
     env.add_filter("md", |s: String| md_escape(&s));
-    for (name, source) in [("report.md.j2", MARKDOWN), ("report.html.j2", HTML)] {
+    for (name, source) in [
+        ("report.md.j2", MARKDOWN),
+        ("report.html.j2", HTML),
+        ("index.md.j2", INDEX_MARKDOWN),
+        ("index.html.j2", INDEX_HTML),
+    ] {
         env.add_template(name, source)
             .map_err(|source| ReportError::Template {
                 name: name.into(),
@@ -55,6 +62,11 @@ pub fn render(format: Format, report: &ReportView) -> Result<String, ReportError
         Format::Markdown => "report.md.j2",
         Format::Html => "report.html.j2",
     };
+    render_named(name, report)
+}
+
+/// Renders template `name` (its extension picks the escaping) with `context`.
+pub fn render_named(name: &str, context: &impl serde::Serialize) -> Result<String, ReportError> {
     let env = environment()?;
     let err = |source| ReportError::Template {
         name: name.into(),
@@ -62,7 +74,7 @@ pub fn render(format: Format, report: &ReportView) -> Result<String, ReportError
     };
     env.get_template(name)
         .map_err(err)?
-        .render(minijinja::Value::from(minijinja::value::Serde(report)))
+        .render(minijinja::Value::from(minijinja::value::Serde(context)))
         .map_err(err)
 }
 

@@ -263,7 +263,11 @@ fn missing_rows_is_a_clear_error() {
 
 /// The Markdown table under the heading `#### {title}`: header cells and body rows' cells.
 fn md_table(md: &str, title: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let heading = format!("#### {title}");
+    md_table_at(md, &format!("#### {title}"))
+}
+
+/// The first pipe table after the line `heading`.
+fn md_table_at(md: &str, heading: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let lines: Vec<&str> = md
         .lines()
         .skip_while(|l| *l != heading)
@@ -341,4 +345,133 @@ fn hardware_grid_splits_into_model_and_hardware_tables() {
     assert_eq!(html.matches("<table class=\"results sortable\"").count(), 2);
     assert!(html.contains("<h4>Accuracy and CPU measurements</h4>"));
     assert!(html.contains("<h4>Hardware costs</h4>"));
+}
+
+/// A cross-family survey: the taxonomy table lists every registered method exactly once (absent
+/// ones as not run), the accuracy-vs-energy and accuracy-vs-area charts have one legend entry
+/// per family, and `family` never shows as a configuration column.
+#[test]
+fn cross_family_survey_has_taxonomy_and_family_charts() {
+    use compbench_core::Family;
+    use compbench_reports::fixture::cross_family_rows;
+    use compbench_reports::{Options, render_with};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("survey-cross/run");
+    write_run(
+        &dir,
+        &mut cross_family_rows().unwrap(),
+        &env_json(false, 10.0),
+    )
+    .unwrap();
+    let registered: Vec<(String, Family)> = [
+        ("identity", Family::Baseline),
+        ("ptq", Family::ScalarQuantization),
+        ("qat", Family::ScalarQuantization),
+        ("lutboost", Family::VectorQuantization),
+        ("magnitude-prune", Family::Pruning),
+        ("block-prune", Family::Pruning),
+        ("distill", Family::Distillation),
+        ("nonlinear", Family::NonlinearApproximation),
+        ("he", Family::HomomorphicEncryption),
+    ]
+    .iter()
+    .map(|(m, f)| (m.to_string(), *f))
+    .collect();
+    let options = Options {
+        registered_methods: registered.clone(),
+    };
+    let out = render_with(&dir, &BOTH, &references_dir(), &options).unwrap();
+    let md = read(&out.markdown);
+    let (header, rows) = md_table_at(&md, "## Taxonomy");
+    assert_eq!(
+        header,
+        [
+            "family",
+            "what it changes",
+            "method",
+            "rows that measure it"
+        ]
+    );
+    for (method, _) in &registered {
+        let n = rows.iter().filter(|r| r[2] == *method).count();
+        assert_eq!(n, 1, "{method} listed {n} times:\n{md}");
+    }
+    let cell = |m: &str| rows.iter().find(|r| r[2] == m).unwrap()[3].clone();
+    assert_eq!(cell("ptq"), "ptq-w8a8 (cnn)");
+    assert_eq!(cell("he"), "he-per-image (mlp)");
+    for absent in ["qat", "magnitude-prune", "distill", "nonlinear"] {
+        assert_eq!(cell(absent), "*not run*");
+    }
+    // The family's name and what it changes, once per family (on its first row).
+    let scalar: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[2] == "ptq" || r[2] == "qat")
+        .collect();
+    assert_eq!(scalar[0][0], "**scalar quantization**");
+    assert!(scalar[0][1].starts_with("bits"));
+    assert_eq!(scalar[1][0], "");
+    let html = read(&out.html);
+    assert!(html.contains("<h2 id=\"taxonomy\">Taxonomy</h2>"));
+    assert!(html.contains("rowspan=\"2\">scalar quantization</th>"));
+
+    let names: Vec<String> = out
+        .figures
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for chart in ["accuracy-vs-energy-by-family", "accuracy-vs-area-by-family"] {
+        let i = names
+            .iter()
+            .position(|n| n == chart)
+            .unwrap_or_else(|| panic!("{names:?}"));
+        let svg = std::fs::read_to_string(&out.figures[i]).unwrap();
+        if std::env::var("DUMP_SVG").is_ok() {
+            std::fs::write(format!("/tmp/{chart}.svg"), &svg).unwrap();
+        }
+        check_xml(&svg).unwrap();
+        for family in [
+            "baseline",
+            "scalar quantization",
+            "vector quantization",
+            "pruning",
+            "homomorphic encryption",
+        ] {
+            assert!(
+                svg.contains(&format!("\n{family}\n</text>")),
+                "{chart} lacks {family}"
+            );
+        }
+        assert!(svg.contains("Pareto front"));
+    }
+    // `family` is a function of `method`: no column of its own in the results tables.
+    let (header, _) = md_table(&md, "Accuracy and CPU measurements");
+    assert!(!header.iter().any(|h| h == "family"), "{header:?}");
+    assert!(
+        !md.contains("scalar-quantization ptq"),
+        "family leaks into configuration names"
+    );
+}
+
+/// Without the registry's list (or outside a cross-family survey) only what ran is listed.
+#[test]
+fn taxonomy_without_registry_lists_what_ran() {
+    use compbench_reports::fixture::cross_family_rows;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("survey-cross/run");
+    write_run(
+        &dir,
+        &mut cross_family_rows().unwrap(),
+        &env_json(false, 10.0),
+    )
+    .unwrap();
+    let out = render(&dir, &[Format::Markdown], &references_dir()).unwrap();
+    let md = read(&out.markdown);
+    let (_, rows) = md_table_at(&md, "## Taxonomy");
+    let methods: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(
+        methods,
+        ["identity", "ptq", "lutboost", "block-prune", "he"]
+    );
+    assert!(!md.contains("not run*"));
 }

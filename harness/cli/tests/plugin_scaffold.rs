@@ -69,7 +69,7 @@ compbench-nn.workspace = true
 "#;
 
 const METHOD_RS: &str = r#"use std::collections::BTreeMap;
-use compbench_core::{ParamSpec, Params};
+use compbench_core::{Family, ParamSpec, Params};
 use compbench_nn::{Compressed, Method, MethodCtx, MethodError};
 
 pub struct Throwaway;
@@ -79,6 +79,7 @@ const PARAMS: &[ParamSpec] = &[ParamSpec::int("knob", 1, 1, 3, "a knob with a ra
 impl Method for Throwaway {
     fn id(&self) -> &'static str { "throwaway" }
     fn describe(&self) -> &'static str { "a method added by the plugin scaffold test" }
+    fn family(&self) -> Option<Family> { Some(Family::Pruning) }
     fn params(&self) -> &'static [ParamSpec] { PARAMS }
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError> {
         let mut metrics = BTreeMap::new();
@@ -223,7 +224,9 @@ fn a_method_and_a_hwmodel_added_the_documented_way_list_validate_and_run() {
     let rows = std::fs::read_to_string(ws.join("out/rows.csv")).unwrap();
     assert_eq!(rows.lines().count(), 3, "{rows}");
     assert!(
-        rows.contains("throwaway-hw") && rows.contains("method_knob_seen"),
+        rows.contains("throwaway-hw")
+            && rows.contains("method_knob_seen")
+            && rows.contains(",pruning,"),
         "{rows}"
     );
 }

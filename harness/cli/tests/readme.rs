@@ -25,6 +25,14 @@ const NOT_RUN_HERE: &[(&str, &str)] = &[
         "minutes of training on real data",
     ),
     (
+        "compbench reproduce survey --quick",
+        "minutes of training on real data",
+    ),
+    (
+        "compbench reproduce all --quick",
+        "the three papers' quick runs: several minutes of training on real data",
+    ),
+    (
         "compbench bench kernels",
         "a timing run that loads every core for tens of seconds",
     ),

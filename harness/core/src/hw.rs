@@ -80,8 +80,34 @@ pub trait HwDesign: Send + Sync {
         0.0
     }
 
+    /// True when the design prices homomorphic-encryption work (`Gemm::he`: ciphertext ops).
+    /// None of today's models does.
+    fn prices_he(&self) -> bool {
+        false
+    }
+
     /// Price a whole workload: layers run one after another, energies and cycles add up.
+    ///
+    /// A workload with encrypted layers on a design that does not price them
+    /// ([`HwDesign::prices_he`]) gets a report of NaN (no number: results rows leave the
+    /// cells empty) rather than the cost of its plaintext shape, which would understate it by
+    /// orders of magnitude.
     fn eval(&self, workload: &Workload) -> HwReport {
+        if !self.prices_he()
+            && workload
+                .layers
+                .iter()
+                .any(|l| l.as_gemm().is_some_and(|g| g.he.is_some()))
+        {
+            let mut r = HwReport::zero(f64::NAN);
+            r.cycles = f64::NAN;
+            r.latency_s = f64::NAN;
+            r.energy_pj = f64::NAN;
+            r.power_w = f64::NAN;
+            r.utilization = f64::NAN;
+            r.macs = f64::NAN;
+            return r;
+        }
         let mut total = HwReport::zero(self.area_um2());
         for layer in &workload.layers {
             total.accumulate(&self.eval_layer(layer));
@@ -224,7 +250,9 @@ impl HwReport {
 
     /// Dense-equivalent operations per joule (2 ops per MAC), the power-efficiency figure.
     pub fn ops_per_joule(&self) -> f64 {
-        if self.energy_pj > 0.0 {
+        if self.energy_pj.is_nan() || self.macs.is_nan() {
+            f64::NAN // not priced (see HwDesign::eval)
+        } else if self.energy_pj > 0.0 {
             2.0 * self.macs / (self.energy_pj * 1e-12)
         } else {
             0.0
@@ -233,7 +261,9 @@ impl HwReport {
 
     /// Dense-equivalent operations per second per mm², the area-efficiency figure.
     pub fn ops_per_s_per_mm2(&self) -> f64 {
-        if self.latency_s > 0.0 && self.area_um2 > 0.0 {
+        if self.latency_s.is_nan() || self.area_um2.is_nan() || self.macs.is_nan() {
+            f64::NAN // not priced (see HwDesign::eval)
+        } else if self.latency_s > 0.0 && self.area_um2 > 0.0 {
             2.0 * self.macs / self.latency_s / (self.area_um2 * 1e-6)
         } else {
             0.0
@@ -317,6 +347,36 @@ mod tests {
         assert_eq!(b.len, Breakdown::CAP);
         assert_eq!(b.total(), 14.0);
         assert_eq!(b.parts[Breakdown::CAP - 1].0, "other");
+    }
+
+    /// A design that does not price ciphertext ops gives no number for an encrypted workload
+    /// (its plaintext shape would understate it by orders of magnitude).
+    #[test]
+    fn encrypted_workloads_are_not_priced_as_plaintext() {
+        struct PerMac;
+        impl HwDesign for PerMac {
+            fn eval_layer(&self, layer: &Layer) -> HwReport {
+                let mut r = HwReport::zero(self.area_um2());
+                r.cycles = layer.as_gemm().map_or(0, |g| g.macs()) as f64;
+                r.latency_s = r.cycles * 1e-9;
+                r.energy_pj = r.cycles;
+                r
+            }
+            fn area_um2(&self) -> f64 {
+                1.0
+            }
+        }
+        use crate::ir::{Gemm, HeCost, NumFormat};
+        let mut w = Workload::new("w");
+        w.layers
+            .push(Layer::gemm("fc", Gemm::dense(1, 8, 4, NumFormat::Int(8))));
+        let plain = PerMac.eval(&w);
+        assert_eq!((plain.cycles, plain.area_um2), (32.0, 1.0));
+        w.layers[0].as_gemm_mut().unwrap().he = Some(HeCost::default());
+        let r = PerMac.eval(&w);
+        assert!(r.cycles.is_nan() && r.energy_pj.is_nan() && r.latency_s.is_nan());
+        assert!(r.area_um2.is_nan());
+        assert!(r.ops_per_joule().is_nan() && r.ops_per_s_per_mm2().is_nan());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use compbench_core::{ParamSpec, Params};
+use compbench_core::{Family, ParamSpec, Params};
 
 use crate::method::{Compressed, Method, MethodCtx, MethodError};
 
@@ -17,6 +17,10 @@ impl Method for Identity {
 
     fn describe(&self) -> &'static str {
         "no compression: the float baseline as deployed (dense f32 kernels)"
+    }
+
+    fn family(&self) -> Option<Family> {
+        Some(Family::Baseline)
     }
 
     fn params(&self) -> &'static [ParamSpec] {

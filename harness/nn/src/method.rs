@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use compbench_core::{ParamError, ParamSpec, Params, Splits};
+use compbench_core::{Family, ParamError, ParamSpec, Params, Splits};
 
 use crate::deployed::DeployedModel;
 use crate::models::{ModelConfig, Network};
@@ -52,6 +52,11 @@ pub trait Method: Sync {
     fn id(&self) -> &'static str;
     /// One line for `compbench list methods`.
     fn describe(&self) -> &'static str;
+    /// The survey family the method belongs to (what it changes: bits, sparsity, ops, privacy,
+    /// model size). Every method has one; `None` only for an entry that cannot say (an external
+    /// method whose manifest did not load), which the registry reports as an error. The runner
+    /// writes it into every row (`family` column) and reports group by it.
+    fn family(&self) -> Option<Family>;
     fn params(&self) -> &'static [ParamSpec];
     /// Checks that need the model (e.g. `v` must divide every converted layer's K), run at
     /// suite validation, before any work starts.

@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use compbench_core::{Dataset, HwModel, ParamError, ParamSpec, Params, Value};
+use compbench_core::{Dataset, Family, HwModel, ParamError, ParamSpec, Params, Value};
 use compbench_nn::{Method, ModelConfig, ModelKind, TrainConfig};
 use compbench_suite::{Catalog, PluginInfo};
 
@@ -35,6 +35,73 @@ pub fn methods() -> &'static [&'static dyn Method] {
             .chain(compbench_distill::all().iter().copied())
             .collect()
     })
+}
+
+/// A registered method that declares no survey family ([`Method::family`] is `None`: an
+/// external method whose manifest did not load).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "method{} {} declare{} no survey family (Method::family; an external method's manifest \
+     `family:`, one of: {})",
+    if .ids.len() == 1 { "" } else { "s" },
+    .ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "),
+    if .ids.len() == 1 { "s" } else { "" },
+    Family::valid_ids()
+)]
+pub struct NoFamily {
+    pub ids: Vec<String>,
+}
+
+/// The survey's taxonomy of the registered methods: every [`Family`] (in `Family::ALL` order)
+/// with its methods (in listing order; a family without methods has an empty list). Each method
+/// appears exactly once: an id listed twice resolves to its first entry (a native method
+/// shadows an external one), as [`method`] does. `Err` names every method without a family.
+pub fn taxonomy() -> Result<Vec<(Family, Vec<&'static dyn Method>)>, NoFamily> {
+    taxonomy_of(methods())
+}
+
+/// [`taxonomy`] over any list of methods.
+pub fn taxonomy_of(
+    list: &[&'static dyn Method],
+) -> Result<Vec<(Family, Vec<&'static dyn Method>)>, NoFamily> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut missing = Vec::new();
+    let mut out: Vec<(Family, Vec<&'static dyn Method>)> =
+        Family::ALL.iter().map(|&f| (f, Vec::new())).collect();
+    for &m in list {
+        if seen.contains(&m.id()) {
+            continue;
+        }
+        seen.push(m.id());
+        match m.family() {
+            Some(f) => out
+                .iter_mut()
+                .find(|(g, _)| *g == f)
+                .expect("Family::ALL lists every family")
+                .1
+                .push(m),
+            None => missing.push(m.id().to_string()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(NoFamily { ids: missing })
+    }
+}
+
+/// `(method id, family)` of every registered method with a family, in listing order: what
+/// reports list as "not run" when a survey's results lack a method.
+pub fn method_families() -> Vec<(&'static str, Family)> {
+    let mut out: Vec<(&'static str, Family)> = Vec::new();
+    for m in methods() {
+        if let Some(f) = m.family()
+            && !out.iter().any(|(id, _)| *id == m.id())
+        {
+            out.push((m.id(), f));
+        }
+    }
+    out
 }
 
 /// Every hardware model, in listing order.
@@ -204,7 +271,17 @@ pub fn catalog() -> Catalog<'static> {
                             return Ok(());
                         };
                         let cfg = model_config(info.kind, mp)?;
-                        m.check(p, &cfg)
+                        m.check(p, &cfg)?;
+                        match m.family() {
+                            Some(_) => Ok(()),
+                            None => Err(ParamError::Constraint {
+                                param: "family".into(),
+                                message: NoFamily {
+                                    ids: vec![m.id().to_string()],
+                                }
+                                .to_string(),
+                            }),
+                        }
                     },
                 ))
             })
@@ -241,6 +318,69 @@ mod tests {
         );
         assert!(model("mlp").is_ok());
         assert!(dataset("synthetic").is_ok());
+    }
+
+    /// Every registered method has a survey family and appears exactly once in the taxonomy.
+    #[test]
+    fn every_method_has_a_family_and_is_listed_exactly_once() {
+        let taxonomy = taxonomy().unwrap_or_else(|e| panic!("{e}"));
+        let listed: Vec<&str> = taxonomy
+            .iter()
+            .flat_map(|(_, ms)| ms.iter().map(|m| m.id()))
+            .collect();
+        for m in methods() {
+            let n = listed.iter().filter(|id| **id == m.id()).count();
+            assert_eq!(n, 1, "`{}` is listed {n} times in the taxonomy", m.id());
+            let (family, _) = taxonomy
+                .iter()
+                .find(|(_, ms)| ms.iter().any(|x| x.id() == m.id()))
+                .unwrap();
+            assert_eq!(Some(*family), m.family());
+        }
+        assert_eq!(listed.len(), methods().len());
+        assert_eq!(
+            method_families().len(),
+            listed.len(),
+            "method_families lists the same methods"
+        );
+        // The survey's families each have a native method here.
+        for f in Family::ALL {
+            assert!(
+                taxonomy.iter().any(|(g, ms)| *g == f && !ms.is_empty()),
+                "no method of family {f}"
+            );
+        }
+    }
+
+    /// A method without a family is an error naming it (an external method whose manifest does
+    /// not load is one), and so is a suite that uses it.
+    #[test]
+    fn a_method_without_a_family_is_a_registry_error() {
+        let dir = std::env::temp_dir().join(format!("compbench-nofamily-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("broken-one")).unwrap();
+        let manifest = dir.join("broken-one").join("manifest.yaml");
+        std::fs::write(
+            &manifest,
+            "protocol: 1\nid: broken-one\ndescription: d\ncommand: [sh]\n",
+        )
+        .unwrap();
+        let broken = compbench_external::load(&manifest);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(broken.family(), None);
+        let mut list: Vec<&'static dyn Method> = methods().to_vec();
+        list.push(broken);
+        let e = taxonomy_of(&list).map(|_| ()).unwrap_err();
+        assert_eq!(e.ids, ["broken-one"]);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("method `broken-one` declares no survey family")
+                && text.contains("scalar-quantization"),
+            "{text}"
+        );
+        // An id listed twice is one method (the first entry wins, as lookups do).
+        let twice: Vec<&'static dyn Method> = vec![methods()[0], methods()[0]];
+        let t = taxonomy_of(&twice).unwrap();
+        assert_eq!(t.iter().map(|(_, ms)| ms.len()).sum::<usize>(), 1);
     }
 
     /// `compbench list models` prints this help; it must name the epochs the code really uses.

@@ -143,6 +143,15 @@ pub fn build(records: &[&Record], hw: &[HwColumn], ctx: &TableContext) -> Polars
     cols.push(str_col("model", &|r| r.record.model.clone()));
     cols.push(str_col("dataset", &|r| r.record.dataset.clone()));
     cols.push(str_col("method", &|r| r.record.method.clone()));
+    // The method's survey family (compbench_core::Family), so reports group rows by family from
+    // the table alone. Validation refuses methods without one; "" only for a method that is no
+    // longer registered (an old journal).
+    cols.push(str_col("family", &|r| {
+        compbench_registry::method(&r.record.method)
+            .ok()
+            .and_then(|m| m.family())
+            .map_or(String::new(), |f| f.id().to_string())
+    }));
     cols.push(str_col("label", &|r| r.record.label.clone()));
     cols.push(str_col("hwmodel", &|r| {
         r.hw.as_ref()

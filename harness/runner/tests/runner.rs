@@ -317,6 +317,7 @@ fn table_has_the_schema_columns_in_order() {
         "model",
         "dataset",
         "method",
+        "family",
         "label",
         "hwmodel",
         "hw_label",
@@ -350,6 +351,9 @@ fn table_has_the_schema_columns_in_order() {
         "compbench_version",
     ];
     assert_eq!(names, expected);
+    // Every row carries its method's survey family (ptq: scalar quantization).
+    let family = df.column("family").unwrap().str().unwrap().get(0).unwrap();
+    assert_eq!(family, "scalar-quantization");
     let drop = df
         .column("accuracy_drop")
         .unwrap()

@@ -46,7 +46,8 @@ impl Suite {
     }
 
     /// Every experiment, ordered dataset → model → model point → seed → method → method point,
-    /// so experiments sharing a baseline are neighbours.
+    /// so experiments sharing a baseline are neighbours. A (model, method) pair that the
+    /// entries' `methods:` / `models:` lists leave out ([`crate::pairs`]) has none.
     pub fn experiments(&self, mode: Mode, seed_override: Option<u64>) -> Vec<Experiment> {
         let over = seed_override.map(|s| vec![s]);
         let seeds: &[u64] = over.as_deref().unwrap_or_else(|| self.seeds(mode));
@@ -56,6 +57,9 @@ impl Suite {
                 for mp in model.points(mode) {
                     for &seed in seeds {
                         for method in &self.methods {
+                            if !crate::pairs(model, method) {
+                                continue;
+                            }
                             for p in method.points(mode) {
                                 out.push(Experiment {
                                     index: out.len(),

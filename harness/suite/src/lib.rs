@@ -27,6 +27,8 @@
 //!   - id: distill                 # any method may name a teacher; it then also takes the
 //!     teacher: wide-mlp           # catalog's teacher parameters (kd_temperature, kd_lambda)
 //!     params: { kd_temperature: [2, 4] }
+//!     models: [mlp]               # optional: the model labels it runs on (default: all);
+//!                                 # a model entry's `methods: [labels]` restricts it likewise
 //! teachers:                       # optional: trained like baselines, one point each
 //!   - { id: mlp, label: wide-mlp, params: { hidden: 512 } }
 //! hwmodels:
@@ -127,6 +129,9 @@ pub struct Entry {
     pub quick: Vec<Params>,
     /// Methods only: the label of the `teachers:` entry this method distills from.
     pub teacher: Option<String>,
+    /// Models: the method labels the model runs (`methods:`); methods: the model labels the
+    /// method runs on (`models:`). `None`: all of them. See [`Suite::pairs`].
+    pub only: Option<Vec<String>>,
 }
 
 impl Entry {
@@ -136,6 +141,20 @@ impl Entry {
             Mode::Quick => &self.quick,
         }
     }
+
+    /// True unless this entry's `only` list leaves out `label`.
+    pub fn admits(&self, label: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|x| x == label))
+    }
+}
+
+/// True when model entry `model` and method entry `method` form an experiment: the model's
+/// `methods:` (if any) names the method's label and the method's `models:` (if any) names the
+/// model's label.
+pub fn pairs(model: &Entry, method: &Entry) -> bool {
+    model.admits(&method.label) && method.admits(&model.label)
 }
 
 /// The `quick:` block's run-wide settings.

@@ -57,6 +57,12 @@ pub(crate) struct RawEntry {
     /// Methods only: the label of a `teachers:` entry to distill from.
     #[serde(default)]
     pub teacher: Option<S<String>>,
+    /// Models only: the method labels this model runs (default: every method).
+    #[serde(default)]
+    pub methods: Option<S<Vec<S<String>>>>,
+    /// Methods only: the model labels this method runs on (default: every model).
+    #[serde(default)]
+    pub models: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

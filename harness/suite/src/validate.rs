@@ -110,6 +110,7 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
     let hwmodels = resolve_all(&mut d, hwmodels);
     let teachers = resolve_all(&mut d, teachers);
     check_teachers(&mut d, &methods, &teachers, raw.teachers.as_ref());
+    check_pairs(&mut d, &models, &methods);
     check_hw_build(&mut d, &hwmodels, catalog);
     check_method_vs_model(&mut d, &methods, &models, catalog);
 
@@ -163,18 +164,29 @@ fn check_totals(
     hwmodels: &[Draft],
 ) {
     for (mode, full) in [("full", true), ("quick", false)] {
-        let pts = |ds: &[Draft]| -> u64 {
-            ds.iter().map(|x| if full { x.entry.full.len() } else { x.entry.quick.len() } as u64).sum()
+        let n = |x: &Draft| -> u64 {
+            (if full {
+                x.entry.full.len()
+            } else {
+                x.entry.quick.len()
+            }) as u64
         };
+        let pts = |ds: &[Draft]| -> u64 { ds.iter().map(n).sum() };
         let nseeds = if full {
             seeds.len()
         } else {
             quick_seeds.map_or(seeds.len(), |s| s.len())
         } as u64;
+        // Model points × method points over the (model, method) pairs that run.
+        let pairs: u64 = models
+            .iter()
+            .flat_map(|a| methods.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| crate::pairs(&a.entry, &b.entry))
+            .map(|(a, b)| n(a).saturating_mul(n(b)))
+            .fold(0u64, u64::saturating_add);
         let experiments = (datasets as u64)
-            .saturating_mul(pts(models))
-            .saturating_mul(nseeds)
-            .saturating_mul(pts(methods));
+            .saturating_mul(pairs)
+            .saturating_mul(nseeds);
         if experiments > MAX_EXPERIMENTS {
             d.at(at, "", format!("the suite expands to {experiments} experiments in {mode} mode; the limit is {MAX_EXPERIMENTS}"));
         }
@@ -351,6 +363,9 @@ pub(crate) struct Draft {
     pub specs: Vec<ParamSpec>,
     /// Methods only: the `teachers:` label named, and where.
     pub teacher: Option<(String, Location)>,
+    /// The `methods:` (model entries) or `models:` (method entries) labels, each with where it
+    /// was written, and where the list was written.
+    pub only: Option<(Vec<(String, Location)>, Location)>,
     pub full: Grid,
     pub quick: Grid,
     /// Where each parameter name was written (for errors found after expansion).
@@ -415,6 +430,7 @@ fn check_section(
                 format!("only method entries take a `teacher` (this is a {key} entry)"),
             );
         }
+        let only = check_only(d, section, &field, entry);
         let mut param_locs = BTreeMap::new();
         let (specs, grid) = match catalog.params(section, &entry.id.value) {
             Ok(specs) => {
@@ -446,11 +462,15 @@ fn check_section(
                 full: Vec::new(),
                 quick: Vec::new(),
                 teacher: teacher.as_ref().map(|(t, _)| t.clone()),
+                only: only
+                    .as_ref()
+                    .map(|(l, _)| l.iter().map(|(x, _)| x.clone()).collect()),
             },
             field,
             loc: e.referenced,
             specs,
             teacher,
+            only,
             quick: g.clone(),
             full: g,
             param_locs,
@@ -458,6 +478,125 @@ fn check_section(
         });
     }
     out
+}
+
+/// A model entry's `methods:` or a method entry's `models:` list: present only where it
+/// belongs, not empty, no duplicates, every label a valid name. Which labels exist is checked
+/// once both sections are read ([`check_pairs`]).
+fn check_only(
+    d: &mut Diags,
+    section: Section,
+    field: &str,
+    entry: &RawEntry,
+) -> Option<(Vec<(String, Location)>, Location)> {
+    let key = section.key();
+    // (the list, its name, the section it belongs in, what it means)
+    let lists = [
+        (
+            &entry.methods,
+            "methods",
+            Section::Models,
+            "the method labels the model runs",
+        ),
+        (
+            &entry.models,
+            "models",
+            Section::Methods,
+            "the model labels the method runs on",
+        ),
+    ];
+    let mut own = None;
+    for (list, name, belongs, meaning) in lists {
+        let Some(list) = list else { continue };
+        if section != belongs {
+            d.at(
+                &list.referenced,
+                format!("{field}.{name}"),
+                format!(
+                    "only {} entries take `{name}:` ({meaning}); this is a {key} entry",
+                    belongs.key().trim_end_matches('s')
+                ),
+            );
+        } else {
+            own = Some((list, name));
+        }
+    }
+    let (list, name) = own?;
+    if list.value.is_empty() {
+        d.at(
+            &list.referenced,
+            format!("{field}.{name}"),
+            format!("empty list: omit `{name}` to pair the entry with every one"),
+        );
+        return None;
+    }
+    let mut out: Vec<(String, Location)> = Vec::new();
+    for (i, l) in list.value.iter().enumerate() {
+        let f = format!("{field}.{name}[{i}]");
+        if out.iter().any(|(x, _)| *x == l.value) {
+            d.at(&l.referenced, f, format!("duplicate label `{}`", l.value));
+        } else {
+            out.push((l.value.clone(), l.referenced));
+        }
+    }
+    Some((out, list.referenced))
+}
+
+/// Every label in a `methods:` / `models:` list names an entry of the other section, and every
+/// model runs some method and every method some model.
+fn check_pairs(d: &mut Diags, models: &[Draft], methods: &[Draft]) {
+    for (side, others, other_key, name) in [
+        (models, methods, "methods", "methods"),
+        (methods, models, "models", "models"),
+    ] {
+        for draft in side {
+            let Some((labels, _)) = &draft.only else {
+                continue;
+            };
+            for (i, (label, loc)) in labels.iter().enumerate() {
+                if !others.iter().any(|o| &o.entry.label == label) {
+                    let valid: Vec<&str> = others.iter().map(|o| o.entry.label.as_str()).collect();
+                    d.at(
+                        loc,
+                        format!("{}.{name}[{i}]", draft.field),
+                        format!(
+                            "no entry labelled `{label}` in {other_key} (labels are: {})",
+                            valid.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if !d.out.is_empty() {
+        return;
+    }
+    for (side, others, what, other_what, own_list, other_list) in [
+        (models, methods, "model", "method", "methods", "models"),
+        (methods, models, "method", "model", "models", "methods"),
+    ] {
+        for draft in side {
+            let paired = others.iter().any(|o| {
+                let (model, method) = if what == "model" {
+                    (&draft.entry, &o.entry)
+                } else {
+                    (&o.entry, &draft.entry)
+                };
+                crate::pairs(model, method)
+            });
+            if !paired {
+                let loc = draft.only.as_ref().map_or(draft.loc, |(_, l)| *l);
+                d.at(
+                    &loc,
+                    draft.field.clone(),
+                    format!(
+                        "{what} `{}` is paired with no {other_what}: its `{own_list}:` and the {other_what}s' `{other_list}:` lists leave every one out",
+                        draft.entry.label
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Check one value against its spec, reporting at the value's location.
@@ -869,6 +1008,9 @@ fn check_method_vs_model(d: &mut Diags, methods: &[Draft], models: &[Draft], cat
             continue;
         };
         'models: for model in models {
+            if !crate::pairs(&model.entry, &m.entry) {
+                continue;
+            }
             for (mp, modelp) in [
                 (&m.entry.full, &model.entry.full),
                 (&m.entry.quick, &model.entry.quick),

@@ -29,7 +29,7 @@ fn every_error_kind_names_location_and_field() {
         ("- 1\n".into(), vec!["t.yaml:1:1: expected a mapping"]),
         // unknown keys
         (edit("seeds: [0, 1]\n", "seeds: [0, 1]\nseed: 3\n"), vec!["t.yaml:19:1: seed: unknown field `seed`, expected one of schema_version, name, paper, description, models, datasets, methods, teachers, hwmodels, hw_batch, seeds, metrics, quick"]),
-        (edit("  - id: identity\n", "  - id: identity\n    parms: {}\n"), vec!["t.yaml:9:5: methods[0].parms: unknown field `parms`, expected one of id, label, params, zip, teacher"]),
+        (edit("  - id: identity\n", "  - id: identity\n    parms: {}\n"), vec!["t.yaml:9:5: methods[0].parms: unknown field `parms`, expected one of id, label, params, zip, teacher, methods, models"]),
         (edit("  test_subset: 100\n", "  test_subset: 100\n  epochs: 1\n"), vec!["t.yaml:22:3: quick.epochs: unknown field `epochs`, expected one of seeds, hw_batch, test_subset, train_subset, models, methods, teachers, hwmodels"]),
         // missing keys
         (GOOD.replace("datasets: [synthetic]\n", ""), vec!["t.yaml:1:1: missing field `datasets`"]),

@@ -365,6 +365,10 @@ impl Method for BlockPrune {
         "LPViT block pruning: Taylor block scores, second-order distortion curves, equal-slope sparsity allocation under a FLOPs budget with a power term, masked fine-tuning"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::Pruning)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

@@ -68,6 +68,10 @@ impl Method for Distill {
          without a teacher, the student trained alone"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::Distillation)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

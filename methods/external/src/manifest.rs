@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use compbench_core::ParamSpec;
+use compbench_core::{Family, ParamSpec};
 use serde::Deserialize;
 
 /// The protocol version this harness speaks (manifests and messages carry it).
@@ -20,6 +20,8 @@ pub struct Manifest {
     pub dir: PathBuf,
     pub id: &'static str,
     pub description: &'static str,
+    /// The survey family the method belongs to (`family:`, required).
+    pub family: Family,
     /// Program and arguments; the program is looked up on PATH (or relative to `dir`).
     pub command: Vec<String>,
     /// Declared parameters, plus the harness's own `timeout_s`.
@@ -46,6 +48,8 @@ struct RawManifest {
     protocol: u32,
     id: String,
     description: String,
+    /// A `compbench_core::Family` id; required, so every method is placed in the taxonomy.
+    family: String,
     command: Vec<String>,
     #[serde(default = "default_timeout")]
     timeout_s: i64,
@@ -136,6 +140,16 @@ impl Manifest {
                 ),
             ));
         }
+        let Some(family) = Family::from_id(&raw.family) else {
+            return Err(err(
+                "family",
+                format!(
+                    "unknown family `{}` (valid: {})",
+                    raw.family,
+                    Family::valid_ids()
+                ),
+            ));
+        };
         if raw.command.is_empty() || raw.command[0].trim().is_empty() {
             return Err(err("command", "must name a program".into()));
         }
@@ -179,6 +193,7 @@ impl Manifest {
             dir,
             id: leak(raw.id),
             description: leak(raw.description),
+            family,
             command: raw.command,
             params: Box::leak(specs.into_boxed_slice()),
             data: raw.data,

@@ -38,6 +38,10 @@ impl Method for BrokenManifest {
     fn describe(&self) -> &'static str {
         "external method whose manifest does not load (validate a suite that uses it to see why)"
     }
+    /// Unknown: the manifest did not load. The registry reports it (`compbench_registry::taxonomy`).
+    fn family(&self) -> Option<compbench_core::Family> {
+        None
+    }
     fn params(&self) -> &'static [ParamSpec] {
         &[]
     }
@@ -59,6 +63,10 @@ impl Method for ExternalMethod {
 
     fn describe(&self) -> &'static str {
         self.manifest.description
+    }
+
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(self.manifest.family)
     }
 
     fn params(&self) -> &'static [ParamSpec] {

@@ -16,13 +16,14 @@ use compbench_nn::train::TrainConfig;
 use compbench_nn::{GemmKernel, Method, MethodCtx};
 use safetensors::tensor::{Dtype, TensorView};
 
-const GOOD: &str = "protocol: 1\nid: echo-test\ndescription: a test\ncommand: [sh, run.sh]\n\
-timeout_s: 5\nparams:\n  - name: bits\n    type: int\n    default: 4\n    min: 1\n    max: 8\n    doc: index bits\n";
+const GOOD: &str = "protocol: 1\nid: echo-test\ndescription: a test\nfamily: pruning\n\
+command: [sh, run.sh]\ntimeout_s: 5\nparams:\n  - name: bits\n    type: int\n    default: 4\n    min: 1\n    max: 8\n    doc: index bits\n";
 
 #[test]
 fn manifest_declares_params_with_ranges_and_the_harness_timeout() {
     let m = Manifest::parse(Path::new("/x/m/manifest.yaml"), GOOD).unwrap();
     assert_eq!(m.id, "echo-test");
+    assert_eq!(m.family, compbench_core::Family::Pruning);
     assert_eq!(m.dir, Path::new("/x/m"));
     let names: Vec<&str> = m.params.iter().map(|p| p.name).collect();
     assert_eq!(names, ["bits", "timeout_s"]);
@@ -62,13 +63,21 @@ fn bad_manifests_are_refused_naming_file_and_field() {
         ),
         (
             GOOD.replace("timeout_s: 5\n", "timeout_s: 5\ncolour: red\n"),
-            "m.yaml:6:1: unknown field `colour`",
+            "m.yaml:7:1: unknown field `colour`",
+        ),
+        (
+            GOOD.replace("family: pruning", "family: quantization"),
+            "m.yaml: family: unknown family `quantization` (valid: baseline, scalar-quantization,",
         ),
     ];
     for (src, want) in cases {
         let e = Manifest::parse(Path::new("m.yaml"), &src).unwrap_err();
         assert!(e.starts_with(want), "got: {e}\nwant: {want}");
     }
+    // Every method declares its survey family.
+    let e =
+        Manifest::parse(Path::new("m.yaml"), &GOOD.replace("family: pruning\n", "")).unwrap_err();
+    assert!(e.starts_with("m.yaml:") && e.contains("family"), "{e}");
 }
 
 fn sh(script: &str) -> Vec<String> {

@@ -240,6 +240,10 @@ impl Method for He {
          CryptoNets batch, checked against its plaintext integer twin"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::HomomorphicEncryption)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

@@ -454,6 +454,10 @@ impl Method for LutBoost {
         "LUT-DLA's LUTBoost: activations vector-quantized (v, c, L2/L1/Chebyshev), GEMMs as table look-ups, 4 training stages"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::VectorQuantization)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

@@ -59,6 +59,10 @@ impl Method for MagnitudePrune {
         "unstructured magnitude pruning per layer, optional masked fine-tuning (Han et al. 2015)"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::Pruning)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

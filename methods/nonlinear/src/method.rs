@@ -213,6 +213,10 @@ impl Method for Nonlinear {
         "approximate non-linear ops (I-BERT integer, PWL LUT, Softermax, polynomials, x²), calibrated, optional fine-tune and W8A8"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::NonlinearApproximation)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

@@ -187,6 +187,10 @@ impl Method for Ptq {
         "post-training uniform quantization (W2-8, A2-8/float; per-channel/tensor; min-max, percentile, MSE calibration), int8 kernels"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::ScalarQuantization)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PTQ_PARAMS
     }
@@ -253,6 +257,10 @@ impl Method for Qat {
 
     fn describe(&self) -> &'static str {
         "quantization-aware fine-tuning from the float baseline: STE, LSQ (learned step) or PACT (learned clip), int8 kernels"
+    }
+
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::ScalarQuantization)
     }
 
     fn params(&self) -> &'static [ParamSpec] {
@@ -564,6 +572,10 @@ impl Method for Binary {
 
     fn describe(&self) -> &'static str {
         "binary (XNOR-Net) or ternary (TWN) weights, optional binary activations (xnor/popcount kernel), STE fine-tuning"
+    }
+
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::ScalarQuantization)
     }
 
     fn params(&self) -> &'static [ParamSpec] {

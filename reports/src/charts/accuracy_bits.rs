@@ -1,6 +1,6 @@
 //! Accuracy vs bits per weight, one colour per (model, method label).
 
-use super::scatter::{Front, Point, Scatter, Series};
+use super::scatter::{Front, Marker, Point, Scatter, Series};
 use super::{Figure, first_key, group_rows, model_configs, rows_with};
 use crate::error::ReportError;
 use crate::metrics::{header, info, scale_for};
@@ -39,7 +39,11 @@ pub fn figure(table: &ConfigTable) -> Result<Option<Figure>, ReportError> {
                 points.push(p);
             }
         }
-        Series { name, points }
+        Series {
+            name,
+            points,
+            marker: Marker::Circle,
+        }
     })
     .collect();
     let chart = Scatter {

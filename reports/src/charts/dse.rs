@@ -1,7 +1,7 @@
 //! Design-space exploration: energy vs latency per hardware configuration, with each hardware
 //! label's Pareto front (lower is better on both axes).
 
-use super::scatter::{Front, Point, Scatter, Series};
+use super::scatter::{Front, Marker, Point, Scatter, Series};
 use super::{Figure, first_key, group_rows, rows_with, wants_log};
 use crate::error::ReportError;
 use crate::metrics::{header, info, scale_for};
@@ -42,7 +42,11 @@ pub fn figure(table: &ConfigTable) -> Result<Option<Figure>, ReportError> {
                 points.push(p);
             }
         }
-        Series { name, points }
+        Series {
+            name,
+            points,
+            marker: Marker::Circle,
+        }
     })
     .collect();
     let sx: Vec<f64> = lat.iter().map(|x| x * xs.factor).collect();

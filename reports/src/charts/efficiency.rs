@@ -1,6 +1,6 @@
 //! Accuracy vs power efficiency and vs area efficiency, with the Pareto front marked.
 
-use super::scatter::{Front, Point, Scatter, Series};
+use super::scatter::{Front, Marker, Point, Scatter, Series};
 use super::{Figure, first_key, group_rows, rows_with, wants_log};
 use crate::error::ReportError;
 use crate::metrics::{header, info, label, scale_for};
@@ -46,6 +46,7 @@ pub fn figures(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
                     }
                 })
                 .collect(),
+            marker: Marker::Circle,
         })
         .collect();
         let scaled: Vec<f64> = xs_raw.iter().map(|x| x * xs.factor).collect();

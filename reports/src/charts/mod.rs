@@ -7,6 +7,7 @@ mod bars;
 mod drop_by_method;
 mod dse;
 mod efficiency;
+pub mod families;
 mod layers;
 mod scatter;
 
@@ -40,6 +41,7 @@ pub fn all(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
     out.extend(accuracy_bits::figure(table)?);
     out.extend(drop_by_method::figure(table)?);
     out.extend(efficiency::figures(table)?);
+    out.extend(families::figures(table)?);
     out.extend(dse::figure(table)?);
     out.extend(layers::figures(table)?);
     // Names may carry column names from a results file: keep them safe as file names.

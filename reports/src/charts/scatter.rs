@@ -17,11 +17,66 @@ pub struct Point {
     pub y_ci: Option<f64>,
 }
 
+/// The shape a series' points are drawn with (all filled). The cross-family charts give each
+/// survey family its own, so families stay apart without relying on colour alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Marker {
+    #[default]
+    Circle,
+    Square,
+    Diamond,
+    TriangleUp,
+    TriangleDown,
+    Cross,
+    Plus,
+}
+
+impl Marker {
+    /// The outline of the marker around (0, 0), in px (`Circle` is drawn as a circle).
+    fn outline(self) -> Vec<(i32, i32)> {
+        match self {
+            Marker::Circle | Marker::Square => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
+            Marker::Diamond => vec![(0, -6), (6, 0), (0, 6), (-6, 0)],
+            Marker::TriangleUp => vec![(0, -6), (5, 4), (-5, 4)],
+            Marker::TriangleDown => vec![(0, 6), (5, -4), (-5, -4)],
+            Marker::Cross => vec![
+                (-5, -3),
+                (-3, -5),
+                (0, -2),
+                (3, -5),
+                (5, -3),
+                (2, 0),
+                (5, 3),
+                (3, 5),
+                (0, 2),
+                (-3, 5),
+                (-5, 3),
+                (-2, 0),
+            ],
+            Marker::Plus => vec![
+                (-2, -6),
+                (2, -6),
+                (2, -2),
+                (6, -2),
+                (6, 2),
+                (2, 2),
+                (2, 6),
+                (-2, 6),
+                (-2, 2),
+                (-6, 2),
+                (-6, -2),
+                (-2, -2),
+            ],
+        }
+    }
+}
+
 /// A named, coloured group of points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub name: String,
     pub points: Vec<Point>,
+    pub marker: Marker,
 }
 
 /// Which Pareto front(s) to draw.
@@ -205,14 +260,28 @@ impl Scatter {
                     c.stroke_width(1),
                 ))
             }))?;
-            chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((p.x, p.y), 4, c.filled())),
-                )?
-                .label(&s.name)
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+            if s.marker == Marker::Circle {
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .map(|p| Circle::new((p.x, p.y), 4, c.filled())),
+                    )?
+                    .label(&s.name)
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+            } else {
+                let shape = s.marker.outline();
+                let legend_shape = shape.clone();
+                chart
+                    .draw_series(s.points.iter().map(|p| {
+                        EmptyElement::at((p.x, p.y)) + Polygon::new(shape.clone(), c.filled())
+                    }))?
+                    .label(&s.name)
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x + 8, y))
+                            + Polygon::new(legend_shape.clone(), c.filled())
+                    });
+            }
             if let Front::PerSeries { max_x, max_y } = self.front {
                 let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.x, p.y)).collect();
                 let front: Vec<(f64, f64)> = pareto_front(&pts, max_x, max_y)

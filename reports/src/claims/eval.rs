@@ -612,6 +612,7 @@ fn settings(
         let name = t.keys[i].as_str();
         i == k
             || name == "label"
+            || name == crate::results::DERIVED_KEY
             || covary.iter().any(|c| match c.strip_suffix('*') {
                 Some(prefix) => name.starts_with(prefix),
                 None => c == name,
@@ -836,7 +837,12 @@ fn ordering(
 /// Columns left out of a setting's name: the compared one, `label`, the covarying ones, the
 /// filtered ones and `paper`.
 fn skip_columns(t: &ConfigTable, k: usize, covary: &[String], filters: &[&Filter]) -> Vec<String> {
-    let mut out: Vec<String> = vec![t.keys[k].clone(), "label".into(), "paper".into()];
+    let mut out: Vec<String> = vec![
+        t.keys[k].clone(),
+        "label".into(),
+        "paper".into(),
+        crate::results::DERIVED_KEY.into(),
+    ];
     for name in &t.keys {
         if covary.iter().any(|c| match c.strip_suffix('*') {
             Some(prefix) => name.starts_with(prefix),

@@ -71,6 +71,7 @@ impl Families {
                     && !n.starts_with("p_model_")
                     && !IDENTITY.contains(&n)
                     && !matches!(n, "suite" | "method" | "label")
+                    && n != crate::results::DERIVED_KEY
             }),
             hw_params: select(&|n| n.starts_with("p_hw_") || n == "hw_batch"),
         }

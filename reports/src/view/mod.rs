@@ -11,8 +11,10 @@ use crate::results::{ConfigTable, ENV_COLUMNS, Results, Run};
 
 mod key_columns;
 mod suite_tables;
+pub mod taxonomy;
 
 use suite_tables::suite_views;
+pub use taxonomy::{CROSS_FAMILY_PAPERS, TaxonomyView};
 
 /// The banner of `--quick` runs.
 pub const QUICK_BANNER: &str = "Quick run: fewer epochs and grid points. Numbers show the shape \
@@ -28,6 +30,9 @@ pub struct ReportView {
     pub counts: ClaimsSummary,
     pub papers: Vec<PaperView>,
     pub missing_references: Vec<String>,
+    /// The survey's taxonomy over these results (families → methods → rows); `None` when the
+    /// rows carry no `family` column.
+    pub taxonomy: Option<TaxonomyView>,
     pub suites: Vec<SuiteView>,
     pub figures: Vec<FigureView>,
     pub runs: Vec<RunView>,
@@ -160,15 +165,30 @@ pub struct RunView {
     pub entries: Vec<KeyValue>,
 }
 
-pub fn build(
-    results: &Results,
-    table: &ConfigTable,
-    references: &[ReferenceFile],
-    missing: &[String],
-    outcomes: &[ClaimOutcome],
-    summary: ClaimsSummary,
-    figures: &[Figure],
-) -> ReportView {
+/// Everything [`build`] turns into a view.
+pub struct Inputs<'a> {
+    pub results: &'a Results,
+    pub table: &'a ConfigTable,
+    pub references: &'a [ReferenceFile],
+    pub missing: &'a [String],
+    pub outcomes: &'a [ClaimOutcome],
+    pub summary: ClaimsSummary,
+    pub figures: &'a [Figure],
+    /// The registry's methods, for a cross-family taxonomy's "not run" rows.
+    pub registered: Option<&'a [(String, compbench_core::Family)]>,
+}
+
+pub fn build(inputs: Inputs) -> ReportView {
+    let Inputs {
+        results,
+        table,
+        references,
+        missing,
+        outcomes,
+        summary,
+        figures,
+        registered,
+    } = inputs;
     let papers: Vec<PaperView> = references.iter().map(|r| paper_view(r, outcomes)).collect();
     let mut title_parts: Vec<String> = references.iter().map(|r| r.paper.clone()).collect();
     title_parts.extend(missing.iter().cloned());
@@ -188,6 +208,7 @@ pub fn build(
         counts: summary,
         papers,
         missing_references: missing.to_vec(),
+        taxonomy: taxonomy::build(table, registered),
         suites,
         figures: figures
             .iter()

@@ -67,10 +67,23 @@ fn plugins(what: What) -> Vec<(&'static str, &'static str, &'static [ParamSpec])
     }
 }
 
-fn print_plugins(title: &str, items: &[(&str, &str, &[ParamSpec])]) {
+/// A method's survey family as listed: its id, or a note that it has none (an error the
+/// registry reports; a broken external manifest is the only way to get one).
+fn family_of(id: &str) -> String {
+    compbench_registry::method(id)
+        .ok()
+        .and_then(|m| m.family())
+        .map_or_else(|| "no family".to_string(), |f| f.id().to_string())
+}
+
+fn print_plugins(title: &str, items: &[(&str, &str, &[ParamSpec])], families: bool) {
     println!("{title}:");
     for (id, describe, params) in items {
-        println!("  {id:<14} {describe}");
+        if families {
+            println!("  {id:<14} [{}] {describe}", family_of(id));
+        } else {
+            println!("  {id:<14} {describe}");
+        }
         let rows: Vec<Vec<String>> = params
             .iter()
             .map(|s| {
@@ -169,7 +182,13 @@ pub fn run(args: &ListArgs) -> anyhow::Result<ExitCode> {
             } else {
                 plugins(*w)
                     .iter()
-                    .map(|(id, d, p)| json!({ "id": id, "describe": d, "params": params_json(p) }))
+                    .map(|(id, d, p)| {
+                        let mut v = json!({ "id": id, "describe": d, "params": params_json(p) });
+                        if *w == What::Methods {
+                            v["family"] = json!(family_of(id));
+                        }
+                        v
+                    })
                     .collect()
             };
             doc.insert(key, v);
@@ -187,13 +206,14 @@ pub fn run(args: &ListArgs) -> anyhow::Result<ExitCode> {
             println!();
         }
         match w {
-            What::Methods => print_plugins("methods", &plugins(*w)),
-            What::Hwmodels => print_plugins("hardware models", &plugins(*w)),
+            What::Methods => print_plugins("methods [survey family]", &plugins(*w), true),
+            What::Hwmodels => print_plugins("hardware models", &plugins(*w), false),
             What::Models => print_plugins(
                 "models (training knobs: 0 = the model's recipe)",
                 &plugins(*w),
+                false,
             ),
-            What::Datasets => print_plugins("datasets", &plugins(*w)),
+            What::Datasets => print_plugins("datasets", &plugins(*w), false),
             What::Suites => print_suites(),
         }
     }

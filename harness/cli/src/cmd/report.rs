@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use compbench_reports::{Format, RenderOutput};
+use compbench_reports::{Format, Options, RenderOutput};
 
 use crate::ui;
 
@@ -31,8 +31,23 @@ pub fn render(dir: &Path, format: &str) -> anyhow::Result<RenderOutput> {
             dir.display()
         ));
     }
-    compbench_reports::render(dir, &formats, Path::new(super::REFERENCES_DIR))
+    compbench_reports::render_with(dir, &formats, Path::new(super::REFERENCES_DIR), &options())
         .with_context(|| format!("rendering the report of {}", dir.display()))
+}
+
+/// What a report needs from the registry: every method's survey family (a cross-family
+/// survey's taxonomy lists the methods its results lack as not run). A method without a
+/// family is the registry's error, shown as a warning here: the report still renders.
+pub fn options() -> Options {
+    if let Err(e) = compbench_registry::taxonomy() {
+        ui::warn(&e.to_string());
+    }
+    Options {
+        registered_methods: compbench_registry::method_families()
+            .into_iter()
+            .map(|(id, f)| (id.to_string(), f))
+            .collect(),
+    }
 }
 
 pub fn print_output(out: &RenderOutput) {

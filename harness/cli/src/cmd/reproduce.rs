@@ -1,9 +1,12 @@
 //! `compbench reproduce <lut-dla|lpvit|survey|all> [--quick] [--out DIR]` and `--list`:
 //! validate a paper's suites, run them, render the report, print the claims summary.
+//! `all` runs every paper and writes `index.md` and `index.html` into the results root: one
+//! row per paper linking its report, with its headline read back from its claims.json.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use compbench_suite::Suite;
 
@@ -35,8 +38,8 @@ const PAPERS: &[Paper] = &[
     },
     Paper {
         id: "survey",
-        title: "Survey of DNN compression: the scalar-quantization experiments",
-        suites: &["suites/survey-quant.yaml"],
+        title: "From Algorithm to Hardware (survey): every compression family on one table and shared hardware",
+        suites: &["suites/survey.yaml"],
         missing: "",
     },
 ];
@@ -151,14 +154,15 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         vec![p]
     };
     let suites = load_all(&papers)?;
+    let out_root = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::RESULTS_DIR));
     let mut failed = false;
-    let mut reports = Vec::new();
+    // Per paper: the results directories of its suites, in order.
+    let mut runs: Vec<(&Paper, Vec<PathBuf>)> = Vec::new();
     for (paper, suite) in &suites {
         eprintln!("── {paper}: suite `{}` ({})", suite.name, suite.file);
-        let out_root = args
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(super::RESULTS_DIR));
         let settings = compbench_runner::RunSettings {
             mode: compbench_suite::Mode::from_quick(args.common.quick),
             seed_override: None,
@@ -174,16 +178,42 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         if code != ExitCode::SUCCESS {
             failed = true;
         }
-        let rendered = super::report::render(&summary.out_dir, "md,html")?;
-        reports.push((paper, suite.name.clone(), rendered));
+        let p = papers
+            .iter()
+            .copied()
+            .find(|p| p.id == *paper)
+            .expect("suites come from these papers");
+        match runs.iter_mut().find(|(q, _)| q.id == p.id) {
+            Some((_, dirs)) => dirs.push(summary.out_dir.clone()),
+            None => runs.push((p, vec![summary.out_dir.clone()])),
+        }
+    }
+    let mut reports = Vec::new();
+    for (paper, dirs) in &runs {
+        let rendered = render_paper(paper, dirs, &out_root, args.common.quick)?;
+        reports.push((*paper, rendered));
     }
     println!();
-    for (paper, suite, r) in &reports {
-        println!("{paper} ({suite}):");
+    for (paper, r) in &reports {
+        println!("{}:", paper.id);
         for p in r.markdown.iter().chain(&r.html) {
             println!("  report: {}", p.display());
         }
         println!("  claims: {}", r.summary);
+    }
+    if which == "all" {
+        let entries: Vec<compbench_reports::IndexEntry> = reports
+            .iter()
+            .map(|(p, r)| compbench_reports::IndexEntry {
+                paper: p.id.to_string(),
+                title: p.title.to_string(),
+                report_dir: r.out_dir.clone(),
+            })
+            .collect();
+        let index = compbench_reports::render_index(&out_root, &entries, args.common.quick)
+            .with_context(|| format!("writing the index in {}", out_root.display()))?;
+        println!("index: {}", index.html.display());
+        println!("       {}", index.markdown.display());
     }
     if args.common.quick {
         println!(
@@ -195,4 +225,30 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The report of one paper: in its run's `report/` when it has one suite, else one report over
+/// all its runs in `<out_root>/<paper>-report/<quick|full>/`.
+fn render_paper(
+    paper: &Paper,
+    dirs: &[PathBuf],
+    out_root: &Path,
+    quick: bool,
+) -> anyhow::Result<compbench_reports::RenderOutput> {
+    if let [dir] = dirs {
+        return super::report::render(dir, "md,html");
+    }
+    let mode = compbench_suite::Mode::from_quick(quick).name();
+    let out_dir = out_root.join(format!("{}-report", paper.id)).join(mode);
+    compbench_reports::render_many_with(
+        dirs,
+        &out_dir,
+        &[
+            compbench_reports::Format::Markdown,
+            compbench_reports::Format::Html,
+        ],
+        Path::new(super::REFERENCES_DIR),
+        &super::report::options(),
+    )
+    .with_context(|| format!("rendering the report of {}", paper.id))
 }
