@@ -79,6 +79,10 @@ impl Method for LutNn {
         "LUT-NN (Tang et al. 2023) baseline: k-means centroids, then one end-to-end soft-PQ fine-tune (centroids, weights, learned temperature, quantized tables in the forward); LUTBoost's kernel"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::VectorQuantization)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

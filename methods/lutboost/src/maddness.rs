@@ -115,6 +115,10 @@ impl Method for Maddness {
         "MADDNESS (Blalock & Guttag 2021) baseline: hash-tree encoder (log2 c levels), bucket-mean prototypes ridge-refined, no training; LUTBoost's look-up kernel"
     }
 
+    fn family(&self) -> Option<compbench_core::Family> {
+        Some(compbench_core::Family::VectorQuantization)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }
