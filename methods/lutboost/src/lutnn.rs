@@ -30,7 +30,7 @@ use crate::layer::{LutConfig, LutLayerParams, LutParams};
 use crate::method::{
     P_C, P_CALIB_IMAGES_PLAIN, P_CALIB_ROWS, P_FT_IMAGES_PLAIN, P_KMEANS_ITERS_PLAIN, P_LAYERS,
     P_METRIC, P_TABLE_BITS_PLAIN, P_TABLE_SCALE_PLAIN, P_TEMP_INIT_PLAIN, P_V, P_V_CONV, Settings,
-    calibrate, deploy_centroids, deployed_metrics, finetune_config, model_layers,
+    calibrate, check_settings, deploy_centroids, deployed_metrics, finetune_config,
 };
 use crate::stages::{init_kmeans, joint_finetune};
 
@@ -88,8 +88,7 @@ impl Method for LutNn {
     }
 
     fn check(&self, params: &Params, model: &ModelConfig) -> Result<(), ParamError> {
-        let s = Settings::from_params(params)?;
-        s.specs(&model_layers(model)).map(|_| ())
+        check_settings(params, model).map(|_| ())
     }
 
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError> {

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use crate::kernel::{ActEncoder, LutGemm};
 use crate::method::{
     P_CALIB_IMAGES_PLAIN, P_CALIB_ROWS, P_LAYERS, P_TABLE_BITS_PLAIN, P_TABLE_SCALE_PLAIN, P_V,
-    P_V_CONV, Settings, calibrate, deployed_metrics, model_layers,
+    P_V_CONV, Settings, calibrate, check_settings, deployed_metrics,
 };
 use crate::table::build_f32;
 use crate::tree::{TreeEncoder, learn_layer, ridge_tables};
@@ -124,9 +124,8 @@ impl Method for Maddness {
     }
 
     fn check(&self, params: &Params, model: &ModelConfig) -> Result<(), ParamError> {
-        let s = Settings::from_params(params)?;
-        levels(s.c)?;
-        s.specs(&model_layers(model)).map(|_| ())
+        let s = check_settings(params, model)?;
+        levels(s.c).map(|_| ())
     }
 
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError> {

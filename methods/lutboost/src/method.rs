@@ -441,6 +441,14 @@ pub(crate) fn deployed_metrics(
     }
 }
 
+/// The checks every LUT method (LUTBoost and its baselines) runs at validation: the shared
+/// settings parse and give each of `model`'s converted layers a valid VQ spec.
+pub(crate) fn check_settings(params: &Params, model: &ModelConfig) -> Result<Settings, ParamError> {
+    let s = Settings::from_params(params)?;
+    s.specs(&model_layers(model))?;
+    Ok(s)
+}
+
 impl Method for LutBoost {
     fn id(&self) -> &'static str {
         "lutboost"
@@ -463,8 +471,7 @@ impl Method for LutBoost {
     }
 
     fn check(&self, params: &Params, model: &ModelConfig) -> Result<(), ParamError> {
-        let s = Settings::from_params(params)?;
-        s.specs(&model_layers(model)).map(|_| ())
+        check_settings(params, model).map(|_| ())
     }
 
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError> {

@@ -176,21 +176,9 @@ pub struct TreeFit {
 
 /// Sum of squared deviations from the mean, over every dimension, of `rows` of `points`.
 fn sse(points: &[f32], v: usize, rows: &[u32]) -> f64 {
-    if rows.is_empty() {
-        return 0.0;
-    }
-    let mut s = vec![0.0f64; v];
-    let mut q = vec![0.0f64; v];
-    for &r in rows {
-        let p = &points[r as usize * v..(r as usize + 1) * v];
-        for d in 0..v {
-            let x = p[d] as f64;
-            s[d] += x;
-            q[d] += x * x;
-        }
-    }
-    let n = rows.len() as f64;
-    (0..v).map(|d| (q[d] - s[d] * s[d] / n).max(0.0)).sum()
+    let mut per_dim = vec![0.0f64; v];
+    sse_per_dim(points, v, rows, &mut per_dim);
+    per_dim.iter().sum()
 }
 
 /// Per-dimension SSE of `rows`, added into `acc`.

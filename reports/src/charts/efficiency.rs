@@ -35,16 +35,7 @@ pub fn figures(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
             name,
             points: rs
                 .iter()
-                .map(|&r| {
-                    let a = table
-                        .stat(r, "accuracy")
-                        .expect("selected rows have accuracy");
-                    Point {
-                        x: mean(r, metric) * xs.factor,
-                        y: a.mean * ys.factor,
-                        y_ci: a.ci95.map(|c| c * ys.factor),
-                    }
-                })
+                .map(|&r| accuracy_point(table, r, mean(r, metric) * xs.factor, ys.factor))
                 .collect(),
             marker: Marker::Circle,
         })
@@ -75,4 +66,17 @@ pub fn figures(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
         });
     }
     Ok(out)
+}
+
+/// Row `r`'s accuracy (mean and 95 % CI, scaled by `y_factor`) at abscissa `x`: a point of the
+/// accuracy-against-cost charts. Rows are selected for having an accuracy.
+pub(super) fn accuracy_point(table: &ConfigTable, r: usize, x: f64, y_factor: f64) -> Point {
+    let a = table
+        .stat(r, "accuracy")
+        .expect("selected rows have accuracy");
+    Point {
+        x,
+        y: a.mean * y_factor,
+        y_ci: a.ci95.map(|c| c * y_factor),
+    }
 }

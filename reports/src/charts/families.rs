@@ -4,7 +4,8 @@
 
 use compbench_core::Family;
 
-use super::scatter::{Front, Marker, Point, Scatter, Series};
+use super::efficiency::accuracy_point;
+use super::scatter::{Front, Marker, Scatter, Series};
 use super::{Figure, rows_with, wants_log};
 use crate::error::ReportError;
 use crate::metrics::{header, info, label, scale_for};
@@ -85,16 +86,7 @@ pub fn figures(table: &ConfigTable) -> Result<Vec<Figure>, ReportError> {
                     points: rows
                         .iter()
                         .filter(|&&r| table.key(r, DERIVED_KEY) == Some(fid.as_str()))
-                        .map(|&r| {
-                            let a = table
-                                .stat(r, "accuracy")
-                                .expect("selected rows have accuracy");
-                            Point {
-                                x: mean(r, metric) * xs.factor,
-                                y: a.mean * ys.factor,
-                                y_ci: a.ci95.map(|c| c * ys.factor),
-                            }
-                        })
+                        .map(|&r| accuracy_point(table, r, mean(r, metric) * xs.factor, ys.factor))
                         .collect(),
                     marker: marker(known),
                 }
