@@ -35,7 +35,7 @@
 //!   - { id: systolic, label: int8-systolic, params: { rows: 16 } }
 //! hw_batch: [1, 16]               # optional: batch sizes hardware is priced at (default 1)
 //! seeds: [0, 1]                   # every experiment runs once per seed
-//! metrics: [accuracy, energy_pj]  # optional: what reports show first
+//! metrics: [accuracy, energy_pj]  # optional: the columns reports show, in this order (default: all)
 //! quick:                          # used by --quick
 //!   seeds: [0]
 //!   test_subset: 1000
@@ -113,6 +113,9 @@ pub struct Suite {
     /// `[1]`): one results row per (experiment, hardware configuration, batch).
     pub hw_batch: Vec<u64>,
     pub seeds: Vec<u64>,
+    /// The suite's `metrics:` list, in its order: the columns its report tables show. Empty
+    /// when the suite omits it, and then reports show every metric the rows carry. Every row
+    /// keeps every metric either way (rows.csv).
     pub metrics: Vec<String>,
     pub quick: Quick,
 }

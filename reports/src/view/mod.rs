@@ -127,6 +127,9 @@ pub struct SuiteView {
     /// baseline accuracy). Models with nothing to list are left out.
     pub per_model: Vec<ModelValues>,
     pub tables: Vec<TableView>,
+    /// Metrics the rows carry that the suite's `metrics:` list leaves out of its tables (they
+    /// stay in rows.csv).
+    pub not_shown: Vec<String>,
 }
 
 /// Values that hold for every row of one model.
@@ -192,7 +195,7 @@ pub fn build(inputs: Inputs) -> ReportView {
     let papers: Vec<PaperView> = references.iter().map(|r| paper_view(r, outcomes)).collect();
     let mut title_parts: Vec<String> = references.iter().map(|r| r.paper.clone()).collect();
     title_parts.extend(missing.iter().cloned());
-    let mut suites = suite_views(table);
+    let mut suites = suite_views(table, &|name| suite_metrics(results, name));
     for s in &mut suites {
         s.description = suite_description(results, &s.name);
     }
@@ -301,6 +304,23 @@ fn paper_view(r: &ReferenceFile, outcomes: &[ClaimOutcome]) -> PaperView {
             )
         }),
     }
+}
+
+/// The `metrics:` list of suite `name`, as the runner wrote it into env.json (empty when the
+/// suite declares none, or the run predates the field).
+fn suite_metrics(results: &Results, name: &str) -> Vec<String> {
+    results
+        .runs
+        .iter()
+        .filter_map(|run| run.env.as_ref())
+        .find(|env| env.get("suite").and_then(|v| v.as_str()) == Some(name))
+        .and_then(|env| env.get("metrics")?.as_array().cloned())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The description of suite `name`: env.json's `description` (written by the runner), else

@@ -21,7 +21,11 @@ fn note_header(column: &str) -> String {
     }
 }
 
-pub(super) fn suite_views(table: &ConfigTable) -> Vec<SuiteView> {
+/// `declared(suite)` is the suite's `metrics:` list (empty: show every metric).
+pub(super) fn suite_views(
+    table: &ConfigTable,
+    declared: &dyn Fn(&str) -> Vec<String>,
+) -> Vec<SuiteView> {
     // suite name -> rows, in order of appearance
     let mut suites: Vec<(String, Vec<usize>)> = Vec::new();
     for r in 0..table.rows.len() {
@@ -33,7 +37,10 @@ pub(super) fn suite_views(table: &ConfigTable) -> Vec<SuiteView> {
     }
     suites
         .into_iter()
-        .map(|(name, rows)| suite_view(table, name, &rows))
+        .map(|(name, rows)| {
+            let declared = declared(&name);
+            suite_view(table, name, &rows, &declared)
+        })
         .collect()
 }
 
@@ -64,7 +71,7 @@ struct TableSpec {
 const MODEL_TITLE: &str = "Accuracy and CPU measurements";
 const HARDWARE_TITLE: &str = "Hardware costs";
 
-fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
+fn suite_view(table: &ConfigTable, name: String, rows: &[usize], declared: &[String]) -> SuiteView {
     let varying = table.varying_keys(rows);
     // Short names must not clash with each other or with metric columns.
     let names: Vec<&str> = table
@@ -74,7 +81,7 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         .map(String::as_str)
         .collect();
     let keys = KeyColumns::of(table, rows, &varying, &names);
-    let shown = shown_metrics(table, rows);
+    let (shown, not_shown) = shown_metrics(table, rows, declared);
     let notes = present_notes(table, rows);
     // Both kinds of metrics: one table per configuration for the model-side metrics (they are
     // the same on every hardware design), one per configuration and design for the costs.
@@ -90,6 +97,10 @@ fn suite_view(table: &ConfigTable, name: String, rows: &[usize]) -> SuiteView {
         fixed,
         per_model: model_values(per_model),
         tables: tables.tables,
+        not_shown: not_shown
+            .iter()
+            .map(|&m| table.metrics[m].clone())
+            .collect(),
     }
 }
 
@@ -118,12 +129,27 @@ fn fixed_keys(
         .collect()
 }
 
-/// Metrics that belong in tables and have a value on some row.
-fn shown_metrics(table: &ConfigTable, rows: &[usize]) -> Vec<usize> {
-    (0..table.metrics.len())
+/// Metrics that belong in tables and have a value on some row, split into those the tables
+/// show (the suite's declared `metrics:` in its order, or all of them when it declares none) and
+/// those left to rows.csv.
+fn shown_metrics(
+    table: &ConfigTable,
+    rows: &[usize],
+    declared: &[String],
+) -> (Vec<usize>, Vec<usize>) {
+    let present: Vec<usize> = (0..table.metrics.len())
         .filter(|&m| table_metric(&table.metrics[m]))
         .filter(|&m| rows.iter().any(|&r| table.rows[r].stats[m].is_some()))
-        .collect()
+        .collect();
+    if declared.is_empty() {
+        return (present, Vec::new());
+    }
+    let shown: Vec<usize> = declared
+        .iter()
+        .filter_map(|d| present.iter().copied().find(|&m| table.metrics[m] == *d))
+        .collect();
+    let not_shown = present.into_iter().filter(|m| !shown.contains(m)).collect();
+    (shown, not_shown)
 }
 
 /// Note columns with text on some row.
@@ -571,7 +597,7 @@ mod tests {
     #[test]
     fn model_and_hardware_tables() {
         let table = aggregate(&hw_grid_rows().unwrap()).unwrap();
-        let suites = suite_views(&table);
+        let suites = suite_views(&table, &|_| Vec::new());
         assert_eq!(suites.len(), 1);
         let tables = &suites[0].tables;
         assert_eq!(tables.len(), 2);
@@ -664,7 +690,7 @@ mod tests {
             }
         }
         let table = aggregate(&b.build().unwrap()).unwrap();
-        let suite = &suite_views(&table)[0];
+        let suite = &suite_views(&table, &|_| Vec::new())[0];
         let (model, hw) = (&suite.tables[0], &suite.tables[1]);
         assert_eq!(names(model), ["configuration", "accuracy (%)", "seeds"]);
         assert_eq!(column(model, "configuration"), ["v=4", "v=8"]);
@@ -701,7 +727,7 @@ mod tests {
             aggregate(&b.build().unwrap()).unwrap()
         };
         let t = table(&[1, 16]);
-        let suite = &suite_views(&t)[0];
+        let suite = &suite_views(&t, &|_| Vec::new())[0];
         let (model, hw) = (&suite.tables[0], &suite.tables[1]);
         // Accuracy once per configuration, whatever the batch.
         assert_eq!(column(model, "configuration"), ["v=4", "v=8"]);
@@ -712,7 +738,7 @@ mod tests {
         );
         // One batch: listed once with the fixed values.
         let t = table(&[16]);
-        let suite = &suite_views(&t)[0];
+        let suite = &suite_views(&t, &|_| Vec::new())[0];
         let fixed: Vec<String> = suite
             .fixed
             .iter()
@@ -780,7 +806,7 @@ mod tests {
     #[test]
     fn model_params_between_models_are_listed_once() {
         let table = two_models(&[0.01]);
-        let suite = &suite_views(&table)[0];
+        let suite = &suite_views(&table, &|_| Vec::new())[0];
         let (model, hw) = (&suite.tables[0], &suite.tables[1]);
         // depth differs only between models, and each model has one baseline: listed per model.
         assert_eq!(
@@ -806,7 +832,7 @@ mod tests {
     #[test]
     fn model_params_within_a_model_get_a_column() {
         let table = two_models(&[0.01, 0.02]);
-        let suite = &suite_views(&table)[0];
+        let suite = &suite_views(&table, &|_| Vec::new())[0];
         let (model, hw) = (&suite.tables[0], &suite.tables[1]);
         assert_eq!(
             names(model),
@@ -849,7 +875,7 @@ mod tests {
             ]);
         }
         let table = aggregate(&b.build().unwrap()).unwrap();
-        let suite = &suite_views(&table)[0];
+        let suite = &suite_views(&table, &|_| Vec::new())[0];
         assert_eq!(suite.tables.len(), 1);
         assert_eq!(suite.tables[0].title, MODEL_TITLE);
         assert_eq!(
@@ -857,5 +883,48 @@ mod tests {
             ["configuration", "accuracy (%)", "seeds"]
         );
         assert_eq!(column(&suite.tables[0], "configuration"), ["v=4", "v=8"]);
+    }
+
+    #[test]
+    fn declared_metrics_choose_and_order_the_columns() {
+        let mut b = RowsBuilder::new();
+        for (v, acc) in [(4i64, 0.9), (8, 0.8)] {
+            b.push(vec![
+                ("suite", "s".into()),
+                ("method", "m".into()),
+                ("p_method_v", v.into()),
+                ("accuracy", acc.into()),
+                ("method_a", (v as f64).into()),
+                ("method_b", (2.0 * v as f64).into()),
+            ]);
+        }
+        let table = aggregate(&b.build().unwrap()).unwrap();
+        let all = &suite_views(&table, &|_| Vec::new())[0];
+        assert_eq!(
+            names(&all.tables[0]),
+            [
+                "configuration",
+                "accuracy (%)",
+                "method_a",
+                "method_b",
+                "seeds"
+            ]
+        );
+        assert!(all.not_shown.is_empty());
+        // Declared order wins; an undeclared metric leaves the table and is named; a declared
+        // metric no row carries is skipped.
+        let declared = |_: &str| {
+            vec![
+                "method_b".to_string(),
+                "accuracy".into(),
+                "energy_pj".into(),
+            ]
+        };
+        let some = &suite_views(&table, &declared)[0];
+        assert_eq!(
+            names(&some.tables[0]),
+            ["configuration", "method_b", "accuracy (%)", "seeds"]
+        );
+        assert_eq!(some.not_shown, ["method_a"]);
     }
 }
