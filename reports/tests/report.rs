@@ -27,7 +27,7 @@ fn report_snapshots() {
     let out = render_fixture(tmp.path());
     assert_eq!(
         out.summary.to_string(),
-        "4 of 11 published claims hold at our scale (2 do not hold, 1 inconclusive, 4 not run); 0 of 13 of our expectations hold (4 inconclusive, 9 not run)"
+        "4 of 16 published claims hold at our scale (2 do not hold, 1 inconclusive, 9 not run); 0 of 16 of our expectations hold (4 inconclusive, 12 not run)"
     );
     assert_snapshot("report.md", &read(&out.markdown));
     assert_snapshot("report.html", &read(&out.html));

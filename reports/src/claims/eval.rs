@@ -520,19 +520,20 @@ fn ratio(
     let den = ev.denominator.as_ref().unwrap_or(&c.denominator);
     let num_f = [scope, &c.filter, &ev.filter, num];
     let den_f = [scope, &c.filter, &ev.filter, den];
-    let with_metric = |rows: Vec<usize>| -> Vec<usize> {
-        one_per_experiment(t, rows, &c.metric, None)
+    let den_metric = c.denominator_metric.as_deref().unwrap_or(&c.metric);
+    let with_metric = |rows: Vec<usize>, metric: &str| -> Vec<usize> {
+        one_per_experiment(t, rows, metric, None)
             .into_iter()
-            .filter(|&r| t.stat(r, &c.metric).is_some())
+            .filter(|&r| t.stat(r, metric).is_some())
             .collect()
     };
-    let num_rows = with_metric(select(t, &num_f)?);
-    let den_rows = with_metric(select(t, &den_f)?);
+    let num_rows = with_metric(select(t, &num_f)?, &c.metric);
+    let den_rows = with_metric(select(t, &den_f)?, den_metric);
     if num_rows.is_empty() {
         return Err(no_rows(&c.metric, &num_f));
     }
     if den_rows.is_empty() {
-        return Err(no_rows(&c.metric, &den_f));
+        return Err(no_rows(den_metric, &den_f));
     }
     if den_rows.len() > 1 {
         let names = t.describe(&den_rows, &["paper"]);
@@ -542,11 +543,11 @@ fn ratio(
             names.join("; ")
         ));
     }
-    let d = t.stat(den_rows[0], &c.metric).expect("filtered");
+    let d = t.stat(den_rows[0], den_metric).expect("filtered");
     if d.mean == 0.0 {
         return Err(format!(
             "not run: `{}` is zero for {}",
-            c.metric,
+            den_metric,
             describe_filter(den)
         ));
     }
@@ -581,13 +582,24 @@ fn ratio(
                 name
             },
             paper: paper.to_string(),
-            ours: format!(
-                "{}× ({}: {} vs {})",
-                sig3(x),
-                label(&c.metric),
-                format_value(&c.metric, n.mean),
-                format_value(&c.metric, d.mean)
-            ),
+            ours: if den_metric == c.metric {
+                format!(
+                    "{}× ({}: {} vs {})",
+                    sig3(x),
+                    label(&c.metric),
+                    format_value(&c.metric, n.mean),
+                    format_value(&c.metric, d.mean)
+                )
+            } else {
+                format!(
+                    "{}× ({} {} vs {} {})",
+                    sig3(x),
+                    label(&c.metric),
+                    format_value(&c.metric, n.mean),
+                    label(den_metric),
+                    format_value(den_metric, d.mean)
+                )
+            },
             verdict,
             decides: true,
             row: Some(r),

@@ -17,6 +17,7 @@
 //!       metric: ops_per_joule
 //!       numerator: {hw_label: lut}
 //!       denominator: {hw_label: int8-systolic}
+//!       # denominator_metric: measured_latency_s   # optional: the denominator's own column
 //!       min: 1.4
 //!       max: 7.0
 //!     evidence:                   # optional: one piece per selection; default one piece
@@ -296,6 +297,11 @@ pub struct RatioCheck {
     pub metric: String,
     pub numerator: Filter,
     pub denominator: Filter,
+    /// The denominator's column when it is not `metric`: a ratio of two measurements of one
+    /// quantity in different columns (encrypted latency against the plaintext model's
+    /// measured latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denominator_metric: Option<String>,
     #[serde(default)]
     pub filter: Filter,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -518,11 +524,19 @@ impl Check {
                 crate::metrics::label(&c.metric),
                 bounds(&c.metric, c.min, c.max, false)
             ),
-            Check::Ratio(c) => format!(
-                "{} {}",
-                crate::metrics::label(&c.metric),
-                bounds(&c.metric, c.min, c.max, true)
-            ),
+            Check::Ratio(c) => match &c.denominator_metric {
+                Some(d) => format!(
+                    "{} / {} {}",
+                    crate::metrics::label(&c.metric),
+                    crate::metrics::label(d),
+                    bounds(&c.metric, c.min, c.max, true)
+                ),
+                None => format!(
+                    "{} {}",
+                    crate::metrics::label(&c.metric),
+                    bounds(&c.metric, c.min, c.max, true)
+                ),
+            },
             Check::Ordering(c) => {
                 let sym = match c.direction {
                     Direction::Ascending => " < ",

@@ -352,6 +352,31 @@ fn ratio_one_piece_per_numerator_configuration_and_batch() {
 }
 
 #[test]
+fn ratio_across_two_columns() {
+    // Encrypted latency (one column) against the plaintext model's measured latency (another).
+    let rows = df![
+        "label" => ["he", "plain"],
+        "method_he_latency_s" => [Some(0.5), None],
+        "measured_latency_s" => [Some(5.0e-5), Some(4.0e-5)],
+    ]
+    .unwrap();
+    let check = "{kind: ratio, metric: method_he_latency_s, denominator_metric: measured_latency_s, numerator: {label: he}, denominator: {label: plain}, min: 1000}";
+    let e = eval_on(&rows, check, "[]", "all");
+    assert_eq!(e.verdict, Verdict::Holds, "{}", e.ours);
+    assert!(
+        e.pieces[0].ours.starts_with("1.25e4×") || e.pieces[0].ours.starts_with("12500×"),
+        "{}",
+        e.pieces[0].ours
+    );
+    // Without `denominator_metric` the plain row has no latency in `metric`: not run.
+    let check = "{kind: ratio, metric: method_he_latency_s, numerator: {label: he}, denominator: {label: plain}, min: 1000}";
+    assert_eq!(eval_on(&rows, check, "[]", "all").verdict, Verdict::NotRun);
+    // A bound it misses fails.
+    let check = "{kind: ratio, metric: method_he_latency_s, denominator_metric: measured_latency_s, numerator: {label: he}, denominator: {label: plain}, min: 20000}";
+    assert_eq!(eval_on(&rows, check, "[]", "all").verdict, Verdict::Fails);
+}
+
+#[test]
 fn rules_combine_verdicts() {
     use Verdict::*;
     assert_eq!(combine_all(&[Holds, Holds]), Holds);
