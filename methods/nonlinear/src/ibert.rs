@@ -286,3 +286,150 @@ impl IntRelu {
         }
     }
 }
+
+/// The integer kernels over whole buffers, written so the compiler vectorizes their element
+/// loops (no integer division and no i64 products inside them) and compiled for AVX2 when the
+/// CPU has it. Each gives the bits of its per-row reference ([`IntSoftmax::row`],
+/// [`IntGelu::apply`], [`IntLayerNorm::row`], [`IntRelu::apply`]); the kernel tests hold them to
+/// it. The scalar references stay the readable transcription of I-BERT.
+pub mod fast {
+    use super::{EXP_N, IntGelu, IntLayerNorm, IntRelu, IntSoftmax, SOFTMAX_OUT_BITS};
+
+    /// Runs `body` compiled for AVX2 when the CPU has it, else as compiled.
+    macro_rules! avx2_dispatch {
+        ($name:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+            pub fn $name($($arg: $ty),*) {
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") {
+                    #[target_feature(enable = "avx2")]
+                    unsafe fn avx2($($arg: $ty),*) {
+                        $body($($arg),*)
+                    }
+                    // SAFETY: AVX2 is available (checked above).
+                    return unsafe { avx2($($arg),*) };
+                }
+                $body($($arg),*)
+            }
+        };
+    }
+
+    avx2_dispatch!(softmax, softmax_body, (k: &IntSoftmax, x: &mut [f32], cols: usize));
+    avx2_dispatch!(gelu, gelu_body, (k: &IntGelu, x: &mut [f32]));
+    avx2_dispatch!(layer_norm, layer_norm_body, (k: &IntLayerNorm, x: &mut [f32], cols: usize));
+    avx2_dispatch!(relu, relu_body, (k: &IntRelu, x: &mut [f32]));
+
+    /// [`super::quantize`] with the float-to-int conversion unchecked, so that it vectorizes
+    /// (the checked `as i32` handles NaN and overflow lane by lane): NaN maps to 0 as `as`
+    /// maps it, everything else is clamped first.
+    #[inline(always)]
+    fn quantize_fast(x: f32, inv_scale: f32, qmax: i32) -> i32 {
+        let q = (x * inv_scale).round_ties_even();
+        // No `clamp`: its bounds assertion keeps the loop scalar.
+        let q = if q.is_nan() { 0.0 } else { q };
+        let q = q.max(-(qmax as f32)).min(qmax as f32);
+        // SAFETY: finite and within ±qmax < 2³¹.
+        unsafe { q.to_int_unchecked::<i32>() }
+    }
+
+    /// i-exp of `d ≤ 0` with `z = ⌊d/x0⌋` from an f32 reciprocal and one exact correction:
+    /// |d| ≤ 30·|x0| < 2²⁴, so the f32 quotient is within one of the true one, and the
+    /// remainder's range (x0, 0] says which way to step.
+    #[inline(always)]
+    fn iexp(d: i32, x0: i32, inv_x0: f32, b: i32, c: i32) -> i32 {
+        let z0 = (d as f32 * inv_x0) as i32;
+        let r0 = d - x0 * z0;
+        let z = if r0 > 0 {
+            z0 - 1
+        } else if r0 <= x0 {
+            z0 + 1
+        } else {
+            z0
+        };
+        let r = d - x0 * z;
+        (r * (r + b) + c) >> z
+    }
+
+    #[inline(always)]
+    fn softmax_body(k: &IntSoftmax, x: &mut [f32], cols: usize) {
+        let mut e = vec![0i32; cols];
+        let (x0, b, c) = (k.exp.x0, k.exp.b, k.exp.c);
+        let inv_x0 = 1.0 / x0 as f32;
+        let floor_d = EXP_N * x0;
+        // ⌊e·factor / 2^(32 − out_bits)⌋ in f64: e·factor ≤ 2³² is exact there.
+        let down = 2f64.powi(-((32 - SOFTMAX_OUT_BITS) as i32));
+        let out_scale = 1.0 / (1u32 << SOFTMAX_OUT_BITS) as f32;
+        for row in x.chunks_exact_mut(cols) {
+            // Separate map and reduction loops: fused, the rounding stays scalar (rintf).
+            for (q, &v) in e.iter_mut().zip(row.iter()) {
+                *q = quantize_fast(v, k.inv_scale, k.qmax);
+            }
+            let mx = e.iter().copied().fold(i32::MIN, i32::max);
+            let mut sum: i64 = 0;
+            for q in e.iter_mut() {
+                *q = iexp((*q - mx).max(floor_d), x0, inv_x0, b, c);
+                sum += *q as i64;
+            }
+            let factor = ((1i64 << 32) / sum.max(1)) as f64;
+            for (o, &v) in row.iter_mut().zip(e.iter()) {
+                *o = (v as f64 * factor * down).floor() as f32 * out_scale;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn gelu_body(k: &IntGelu, x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = k.eval(quantize_fast(*v, k.inv_scale, k.qmax)) as f32 * k.out_scale;
+        }
+    }
+
+    #[inline(always)]
+    fn layer_norm_body(k: &IntLayerNorm, x: &mut [f32], cols: usize) {
+        let mut y = vec![0i32; cols];
+        let n = cols as i64;
+        let out_scale = ((n as f64).sqrt() / (1u64 << 30) as f64) as f32;
+        for row in x.chunks_exact_mut(cols) {
+            for (q, &v) in y.iter_mut().zip(row.iter()) {
+                *q = quantize_fast(v, k.inv_scale, k.qmax);
+            }
+            let sum: i64 = y.iter().map(|&q| q as i64).sum();
+            let mean = ((2 * sum + n * sum.signum()) / (2 * n)) as i32;
+            let mut var: i32 = 0;
+            for q in y.iter_mut() {
+                *q -= mean;
+                let ys = *q >> k.shift;
+                var += ys * ys;
+            }
+            let std = ((isqrt_f64(var as u64) as i64) << k.shift).max(1);
+            // ⌊y·factor/2⌋ in f64: |y·factor| < 2⁴⁸ is exact there, and an exact integer
+            // rounds to the same f32 from f64 as from i64.
+            let factor = ((1i64 << 31) / std) as f64;
+            for (o, &v) in row.iter_mut().zip(y.iter()) {
+                *o = (v as f64 * factor * 0.5).floor() as f32 * out_scale;
+            }
+        }
+    }
+
+    /// ⌊√n⌋ from the f64 square root, corrected to the exact integer: the value
+    /// [`isqrt`]'s Newton iteration converges to, without its chain of divisions (the row loop's
+    /// largest cost). For n < 2⁵², as LayerNorm's i32 variances are.
+    #[inline(always)]
+    pub fn isqrt_f64(n: u64) -> u64 {
+        debug_assert!(n < 1 << 52);
+        let mut x = (n as f64).sqrt() as u64;
+        while x * x > n {
+            x -= 1;
+        }
+        while (x + 1) * (x + 1) <= n {
+            x += 1;
+        }
+        x
+    }
+
+    #[inline(always)]
+    fn relu_body(k: &IntRelu, x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = quantize_fast(*v, k.inv_scale, k.qmax).max(0) as f32 * k.scale;
+        }
+    }
+}

@@ -14,7 +14,7 @@ use compbench_nn::deployed::kernels::LN_EPS;
 
 use crate::curve::{Curve, PolyEval, PwlTable, pow2_portable, pow2_slice};
 use crate::fit::{fit_poly, fit_pwl};
-use crate::ibert::{IntGelu, IntLayerNorm, IntRelu, IntSoftmax};
+use crate::ibert::{self, IntGelu, IntLayerNorm, IntRelu, IntSoftmax};
 
 /// Which approximation replaces an op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +184,45 @@ pub fn build(
     Ok(ApproxKernel { kind, approx, body })
 }
 
+/// Σ f(x) over `xs` in eight interleaved partial sums, combined pairwise: one fixed order
+/// (the same bits on every path) that the compiler vectorizes, where a single running sum is a
+/// serial dependency chain. The approximate kernels' own summation order; the exact kernels keep
+/// theirs.
+#[inline(always)]
+pub fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for ch in chunks {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += f(v);
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in tail {
+        s += f(v);
+    }
+    s
+}
+
+/// The largest of `xs` (NaN ignored, as `f32::max` does; −∞ when empty), in eight lanes. Any
+/// order gives the same value.
+#[inline(always)]
+pub fn lane_max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for ch in chunks {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a = a.max(v);
+        }
+    }
+    acc.iter()
+        .chain(tail)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
 /// GELU with erf in f64 (the fitting target).
 pub fn exact_gelu(x: f64) -> f64 {
     0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
@@ -224,14 +263,11 @@ impl ApproxKernel {
             Body::Elementwise(c) => eval(c, x),
             Body::Softmax { exp, exp_lo, recip } => {
                 for row in x.chunks_exact_mut(cols) {
-                    let mx = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mx = lane_max(row);
                     row.iter_mut().for_each(|v| *v = (*v - mx).max(*exp_lo));
                     eval(exp, row);
-                    let mut sum = 0.0f32;
-                    for v in row.iter_mut() {
-                        *v = v.max(0.0);
-                        sum += *v;
-                    }
+                    row.iter_mut().for_each(|v| *v = v.max(0.0));
+                    let sum = lane_sum(row, |v| v);
                     let inv = recip_normalized(recip, sum.max(f32::MIN_POSITIVE));
                     row.iter_mut().for_each(|v| *v *= inv);
                 }
@@ -239,8 +275,8 @@ impl ApproxKernel {
             Body::LayerNorm { rsqrt } => {
                 for row in x.chunks_exact_mut(cols) {
                     let n = row.len() as f32;
-                    let mean = row.iter().sum::<f32>() / n;
-                    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+                    let mean = lane_sum(row, |v| v) / n;
+                    let var = lane_sum(row, |v| (v - mean) * (v - mean)) / n;
                     let inv = rsqrt_normalized(rsqrt, var + LN_EPS);
                     row.iter_mut().for_each(|v| *v = (*v - mean) * inv);
                 }
@@ -259,19 +295,23 @@ impl ApproxKernel {
                     row.iter_mut().for_each(|v| *v *= inv);
                 }
             }
+            Body::IntSoftmax(k) if simd => ibert::fast::softmax(k, x, cols),
             Body::IntSoftmax(k) => {
                 let mut codes = Vec::with_capacity(cols);
                 for row in x.chunks_exact_mut(cols) {
                     k.row(row, &mut codes);
                 }
             }
+            Body::IntLayerNorm(k) if simd => ibert::fast::layer_norm(k, x, cols),
             Body::IntLayerNorm(k) => {
                 let mut codes = Vec::with_capacity(cols);
                 for row in x.chunks_exact_mut(cols) {
                     k.row(row, &mut codes);
                 }
             }
+            Body::IntGelu(k) if simd => ibert::fast::gelu(k, x),
             Body::IntGelu(k) => k.apply(x),
+            Body::IntRelu(k) if simd => ibert::fast::relu(k, x),
             Body::IntRelu(k) => k.apply(x),
         }
     }

@@ -39,7 +39,7 @@ fn all_approxes() -> Vec<Approx> {
 }
 
 /// Every kernel's AVX2 path equals its plain path bit for bit, on odd row lengths and on values
-/// outside the calibrated range.
+/// outside the calibrated range (a NaN included).
 #[test]
 fn simd_kernels_match_plain_reference_bit_for_bit() {
     let mut rng = Rng::new(3);
@@ -53,6 +53,7 @@ fn simd_kernels_match_plain_reference_bit_for_bit() {
             x[0] = 0.0;
             x[1] = -1e-30;
             x[2] = 1e4;
+            x[3] = f32::NAN;
             for approx in all_approxes() {
                 if !approx.supports(kind) {
                     continue;
@@ -417,5 +418,25 @@ fn kernel_errors_against_exact_ops() {
             err(Approx::Pwl { segments: 32 }),
         );
         assert!(p8 >= p16 && p16 >= p32, "{kind:?}: pwl {p8} {p16} {p32}");
+    }
+}
+
+/// The vectorized LayerNorm's square root equals I-BERT's Newton iteration on every n up to
+/// 2²⁰, on the squares and their neighbours up to the i32 range, and on random i32 values.
+#[test]
+fn isqrt_from_f64_equals_newton_iteration() {
+    use compbench_nonlinear::ibert::fast::isqrt_f64;
+    for n in 0..(1u64 << 20) {
+        assert_eq!(isqrt_f64(n), isqrt(n), "n = {n}");
+    }
+    for r in (0u64..46_341).step_by(7) {
+        for n in [r * r, (r * r).saturating_sub(1), r * r + 1] {
+            assert_eq!(isqrt_f64(n), isqrt(n), "n = {n}");
+        }
+    }
+    let mut rng = Rng::new(9);
+    for _ in 0..100_000 {
+        let n = rng.next_u64() >> 33;
+        assert_eq!(isqrt_f64(n), isqrt(n), "n = {n}");
     }
 }
