@@ -1,5 +1,5 @@
 //! Accelerator cost models: technology scaling, SRAM, systolic arrays, LUT accelerator,
-//! block-sparse, GPU roofline, DSE.
+//! block-sparse, GPU roofline, homomorphic encryption (CPU core, F1-class accelerator), DSE.
 //!
 //! Every model implements [`compbench_core::HwModel`]; [`all`] is the list the registry crate
 //! re-exports. Designs precompute their per-design constants in `build`, so `eval_layer` is a
@@ -12,6 +12,8 @@
 //! * [`lut`]: LUT-DLA-style VQ accelerator (`lut`), [`lut::equal_throughput_systolic`].
 //! * [`block_sparse`]: WS array skipping zero weight tiles (`block-sparse`).
 //! * [`gpu`]: roofline with H100/A100 presets (`gpu-roofline`).
+//! * [`he_cpu`]: BFV on one CPU core, priced from `compbench bench he` calibrations (`he-cpu`).
+//! * [`f1`]: an F1-class FHE accelerator (`f1`).
 //! * [`dse`]: grid/random sweeps, Pareto front, YAML spec.
 //! * [`workloads`]: the project's MLP, CNN and tiny ViT as Workload IR.
 //!
@@ -48,6 +50,8 @@ hardware_models! {
     lut::LUT,
     block_sparse::BLOCK_SPARSE,
     gpu::GPU_ROOFLINE,
+    he_cpu::HE_CPU,
+    f1::F1,
 }
 
 /// Every hardware model, in listing order.

@@ -80,8 +80,8 @@ pub trait HwDesign: Send + Sync {
         0.0
     }
 
-    /// True when the design prices homomorphic-encryption work (`Gemm::he`: ciphertext ops).
-    /// None of today's models does.
+    /// True when the design prices homomorphic-encryption work (`Gemm::he`: ciphertext ops):
+    /// hwmodels' `he-cpu` and `f1`, which in turn give no number for plaintext workloads.
     fn prices_he(&self) -> bool {
         false
     }

@@ -363,7 +363,8 @@ pub struct HeCost {
     /// Ciphertext + ciphertext or plaintext.
     pub additions: u64,
     /// Ciphertext × integer constant (CryptoNets-style dot products; much cheaper than
-    /// `ct_pt_mul` as no plaintext vector is encoded).
+    /// `ct_pt_mul` as no plaintext vector is encoded). Each term's accumulation into its dot
+    /// product is also counted in `additions` (see [`HeOpSeconds`] for how models price it).
     #[serde(default)]
     pub ct_scalar_mul: u64,
     /// Key switches: one per rotation and per relinearization.
@@ -375,6 +376,30 @@ pub struct HeCost {
     /// Bits of the ciphertext modulus q (every op's cost scales with its RNS limbs).
     #[serde(default)]
     pub log_q: u32,
+}
+
+/// Measured seconds of one of each homomorphic operation at one parameter point, single
+/// thread: what `compbench bench he` prints and what a calibrated CPU cost model prices
+/// [`HeCost`] counts with (hwmodels' `he-cpu`).
+///
+/// Counting convention shared with [`HeCost`]: `ct_scalar_mul` is one term of a ciphertext ×
+/// integer dot product *including* its accumulation (fhe.rs fuses them), so the `additions` a
+/// layer reports beyond one per scalar term are the standalone ones; `ct_ct_mul` is the tensor
+/// product alone and `relinearization` its key switch; `rotation` includes its key switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeOpSeconds {
+    pub poly_degree: u32,
+    /// Bits of q as built (the sum of the moduli's bits, rounded).
+    pub log_q: u32,
+    pub plain_bits: u32,
+    pub ct_pt_mul: f64,
+    pub ct_scalar_mul: f64,
+    pub ct_ct_mul: f64,
+    pub relinearization: f64,
+    pub rotation: f64,
+    pub addition: f64,
+    pub encrypt: f64,
+    pub decrypt: f64,
 }
 
 impl HeCost {

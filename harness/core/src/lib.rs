@@ -23,7 +23,8 @@ pub use data::{DataError, Dataset, ImageSplit, Splits};
 pub use family::{Changes, Family};
 pub use hw::{Breakdown, HwDesign, HwModel, HwModelEntry, HwReport, MAPPED_PE_SLOTS, PE_SLOTS};
 pub use ir::{
-    BlockSparsity, Codebook, Gemm, HeCost, IrOverflow, Layer, NonlinearImpl, NonlinearKind,
-    NonlinearOp, NumFormat, Op, VqMetric, VqSpec, WeightStorage, Workload, ZeroEncoding,
+    BlockSparsity, Codebook, Gemm, HeCost, HeOpSeconds, IrOverflow, Layer, NonlinearImpl,
+    NonlinearKind, NonlinearOp, NumFormat, Op, VqMetric, VqSpec, WeightStorage, Workload,
+    ZeroEncoding,
 };
 pub use params::{ParamError, ParamKind, ParamSpec, Params, Value};

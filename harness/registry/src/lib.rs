@@ -109,6 +109,34 @@ pub fn hwmodels() -> &'static [&'static dyn HwModel] {
     compbench_hwmodels::all()
 }
 
+/// Per-operation cost benchmarks of homomorphic encryption (`compbench bench he`): the method
+/// crate that owns the HE backend times its operations at the given BFV points (degree, log q,
+/// plaintext bits); the CLI names no method crate. One line per HE backend.
+pub fn he_op_bench(
+    points: &[(usize, u32, u32)],
+    quick: bool,
+    log: &dyn Fn(&str),
+) -> Result<Vec<compbench_core::HeOpSeconds>, String> {
+    let points: Vec<compbench_he::bfv::HeParams> = points
+        .iter()
+        .map(|&(degree, log_q, plain_bits)| compbench_he::bfv::HeParams {
+            degree,
+            log_q,
+            plain_bits,
+        })
+        .collect();
+    compbench_he::bench::measure(&points, quick, log)
+}
+
+/// The BFV points `compbench bench he` times by default: the he suite's (degree, log q,
+/// plaintext bits).
+pub fn he_op_bench_points() -> Vec<(usize, u32, u32)> {
+    compbench_he::bench::SUITE_POINTS
+        .iter()
+        .map(|p| (p.degree, p.log_q, p.plain_bits))
+        .collect()
+}
+
 /// Every dataset, in listing order.
 pub fn datasets() -> &'static [&'static dyn Dataset] {
     compbench_nn::data::all()

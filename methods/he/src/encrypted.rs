@@ -111,6 +111,18 @@ impl FheSlots {
         }
     }
 
+    /// The tensor product `a × b` without relinearization (three polynomials): the first half
+    /// of [`Slots::square`], apart for `compbench bench he`.
+    pub fn tensor(&self, a: &Ciphertext, b: &Ciphertext) -> Ciphertext {
+        a * b
+    }
+
+    /// Relinearize a three-polynomial ciphertext in place: the second half of
+    /// [`Slots::square`] (one key switch).
+    pub fn relinearize(&self, c: &mut Ciphertext) -> SlotResult<()> {
+        self.rk.relinearizes(c).map_err(err)
+    }
+
     fn ek(&self) -> SlotResult<&EvaluationKey> {
         self.ek
             .as_ref()
