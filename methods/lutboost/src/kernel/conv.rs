@@ -162,33 +162,68 @@ fn encode_image(
     r0: usize,
     codes: &mut Codes,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if isa == Isa::Avx2 && std::is_x86_feature_detected!("avx2") {
-            use crate::metric::VqMetric::*;
-            // SAFETY: AVX2 is available; `buf` is the padded copy of `pd` (so every lane-group
-            // load, up to LANES − 1 floats past a row's last output pixel, stays inside it).
-            unsafe {
-                match (enc.metric, enc.v) {
-                    (L2, 4) => x86::encode_image::<0, 4>(enc, pd, buf, ho, wo, r0, codes),
-                    (L1, 4) => x86::encode_image::<1, 4>(enc, pd, buf, ho, wo, r0, codes),
-                    (Chebyshev, 4) => x86::encode_image::<2, 4>(enc, pd, buf, ho, wo, r0, codes),
-                    (L2, 2) => x86::encode_image::<0, 2>(enc, pd, buf, ho, wo, r0, codes),
-                    (L1, 2) => x86::encode_image::<1, 2>(enc, pd, buf, ho, wo, r0, codes),
-                    (Chebyshev, 2) => x86::encode_image::<2, 2>(enc, pd, buf, ho, wo, r0, codes),
-                    (L2, 8) => x86::encode_image::<0, 8>(enc, pd, buf, ho, wo, r0, codes),
-                    (L1, 8) => x86::encode_image::<1, 8>(enc, pd, buf, ho, wo, r0, codes),
-                    (Chebyshev, 8) => x86::encode_image::<2, 8>(enc, pd, buf, ho, wo, r0, codes),
-                    (L2, 9) => x86::encode_image::<0, 9>(enc, pd, buf, ho, wo, r0, codes),
-                    (L1, 9) => x86::encode_image::<1, 9>(enc, pd, buf, ho, wo, r0, codes),
-                    (Chebyshev, 9) => x86::encode_image::<2, 9>(enc, pd, buf, ho, wo, r0, codes),
-                    _ => encode_image_portable(enc, pd, buf, ho, wo, r0, codes),
+    if isa == Isa::Avx2 {
+        if let Some(lanes_fn) = lanes_encoder(enc) {
+            for oy in 0..ho {
+                for ox0 in (0..wo).step_by(LANES) {
+                    let base = oy * pd.wp + ox0;
+                    // SAFETY: AVX2 is available (`lanes_encoder` checked); every lane-group
+                    // load, up to LANES − 1 floats past a row's last output pixel, stays in
+                    // the padded copy (its width has LANES spare columns).
+                    unsafe {
+                        lanes_fn(
+                            enc,
+                            buf[base..].as_ptr(),
+                            &pd.koff,
+                            r0 + oy * wo + ox0,
+                            LANES.min(wo - ox0),
+                            &mut codes.data,
+                        )
+                    };
                 }
             }
             return;
         }
     }
     encode_image_portable(enc, pd, buf, ho, wo, r0, codes)
+}
+
+/// Encodes 8 rows at once: lane i's coordinate k is at `src + koff[k] + i`; writes the codes of
+/// rows `row0 .. row0 + lanes` into blocked `codes` (`[(row/32)·nc + s]·32 + row % 32`).
+pub(crate) type LanesEncoder =
+    unsafe fn(&Encoder, *const f32, &[usize], usize, usize, &mut [u8]);
+
+/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2
+/// and one is compiled for `v` (2, 4, 8, 9).
+pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        use crate::metric::VqMetric::*;
+        let f: LanesEncoder = match (enc.metric, enc.v) {
+            (L2, 2) => x86::encode_lanes::<0, 2>,
+            (L1, 2) => x86::encode_lanes::<1, 2>,
+            (Chebyshev, 2) => x86::encode_lanes::<2, 2>,
+            (L2, 4) => x86::encode_lanes::<0, 4>,
+            (L1, 4) => x86::encode_lanes::<1, 4>,
+            (Chebyshev, 4) => x86::encode_lanes::<2, 4>,
+            (L2, 8) => x86::encode_lanes::<0, 8>,
+            (L1, 8) => x86::encode_lanes::<1, 8>,
+            (Chebyshev, 8) => x86::encode_lanes::<2, 8>,
+            (L2, 9) => x86::encode_lanes::<0, 9>,
+            (L1, 9) => x86::encode_lanes::<1, 9>,
+            (Chebyshev, 9) => x86::encode_lanes::<2, 9>,
+            _ => return None,
+        };
+        Some(f)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = enc;
+        None
+    }
 }
 
 /// Gather each row's K values from the padded copy, then the portable row encoder.
@@ -222,71 +257,59 @@ mod x86 {
 
     use super::*;
 
-    /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev; `V`: sub-vector length.
+    /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev; `V`: sub-vector length. See [`LanesEncoder`].
+    ///
+    /// # Safety
+    /// AVX2 must be available; `src + koff[k] .. + 8` must be readable for every k < K.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn encode_image<const M: u8, const V: usize>(
+    pub(super) unsafe fn encode_lanes<const M: u8, const V: usize>(
         enc: &Encoder,
-        pd: &Padded,
-        buf: &[f32],
-        ho: usize,
-        wo: usize,
-        r0: usize,
-        codes: &mut Codes,
+        src: *const f32,
+        koff: &[usize],
+        row0: usize,
+        lanes: usize,
+        codes: &mut [u8],
     ) {
         let (nc, c, cpad) = (enc.nc, enc.c, enc.cpad);
         debug_assert_eq!(enc.v, V);
+        debug_assert_eq!(koff.len(), nc * V);
         let sign = _mm256_set1_ps(-0.0);
-        let bp = buf.as_ptr();
         let (cols, init) = (enc.cols.as_ptr(), enc.init.as_ptr());
-        for oy in 0..ho {
-            let mut ox0 = 0;
-            while ox0 < wo {
-                let lanes = LANES.min(wo - ox0);
-                let base = oy * pd.wp + ox0;
-                let row0 = r0 + oy * wo + ox0;
-                for s in 0..nc {
-                    let mut xv = [_mm256_setzero_ps(); V];
-                    for (d, xd) in xv.iter_mut().enumerate() {
-                        // SAFETY: base + koff + 8 ≤ buf.len() by the padded geometry.
-                        *xd = unsafe { _mm256_loadu_ps(bp.add(base + pd.koff[s * V + d])) };
-                    }
-                    let mut best = _mm256_set1_ps(f32::INFINITY);
-                    let mut idx = _mm256_setzero_ps();
-                    for j in 0..c {
-                        // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
-                        let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
-                        for (d, &xd) in xv.iter().enumerate() {
-                            let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
-                            acc = match M {
-                                0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
-                                1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                                _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                            };
-                        }
-                        // Strict <: a later equal distance never replaces an earlier one.
-                        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best);
-                        best = _mm256_min_ps(acc, best);
-                        idx = _mm256_blendv_ps(
-                            idx,
-                            _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)),
-                            lt,
-                        );
-                    }
-                    let mut lane_idx = [0i32; LANES];
-                    // SAFETY: 8 i32 = one 256-bit store.
-                    unsafe {
-                        _mm256_storeu_si256(
-                            lane_idx.as_mut_ptr() as *mut __m256i,
-                            _mm256_castps_si256(idx),
-                        )
+        for s in 0..nc {
+            let mut xv = [_mm256_setzero_ps(); V];
+            for (d, xd) in xv.iter_mut().enumerate() {
+                // SAFETY: readable by the caller's contract.
+                *xd = unsafe { _mm256_loadu_ps(src.add(koff[s * V + d])) };
+            }
+            let mut best = _mm256_set1_ps(f32::INFINITY);
+            let mut idx = _mm256_setzero_ps();
+            for j in 0..c {
+                // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
+                let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
+                for (d, &xd) in xv.iter().enumerate() {
+                    let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
+                    acc = match M {
+                        0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
+                        1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+                        _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
                     };
-                    for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
-                        let r = row0 + i;
-                        codes.data[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] =
-                            j as u8;
-                    }
                 }
-                ox0 += LANES;
+                // Strict <: a later equal distance never replaces an earlier one.
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best);
+                best = _mm256_min_ps(acc, best);
+                idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)), lt);
+            }
+            let mut lane_idx = [0i32; LANES];
+            // SAFETY: 8 i32 = one 256-bit store.
+            unsafe {
+                _mm256_storeu_si256(
+                    lane_idx.as_mut_ptr() as *mut __m256i,
+                    _mm256_castps_si256(idx),
+                )
+            };
+            for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
+                let r = row0 + i;
+                codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
             }
         }
     }
