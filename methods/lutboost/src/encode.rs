@@ -15,6 +15,7 @@
 //! with a separate multiply and add (no FMA), so they produce identical codes. Ties go to the
 //! lowest index in both.
 
+use crate::kernel::conv::lanes_encoder;
 use crate::kernel::{Isa, avx2};
 use crate::metric::VqMetric;
 
@@ -118,9 +119,33 @@ pub fn encode_with(isa: Isa, enc: &Encoder, x: &[f32], m: usize, codes: &mut Cod
     codes.reset(m, enc.nc);
     let k = enc.k();
     let per_block = enc.nc * ROW_BLOCK;
-    let encode_block = |(b, block): (usize, &mut [u8])| {
+    // With AVX2, 8 rows at a time, one per lane (no horizontal argmin per sub-vector; see
+    // `kernel::conv`): the rows are transposed into `[k][8]` scratch first. One row at a time
+    // otherwise, or for a single row, where 7 lanes would idle.
+    let lanes = match isa {
+        Isa::Avx2 if m >= LANES => lanes_encoder(enc),
+        _ => None,
+    };
+    let koff: Vec<usize> = (0..k).map(|i| i * LANES).collect();
+    let encode_block = |scratch: &mut Vec<f32>, (b, block): (usize, &mut [u8])| {
         let r0 = b * ROW_BLOCK;
         let rows = ROW_BLOCK.min(m - r0);
+        if let Some(f) = lanes {
+            scratch.resize(k * LANES, 0.0);
+            for g in (0..rows).step_by(LANES) {
+                let n = LANES.min(rows - g);
+                for i in 0..n {
+                    let xr = &x[(r0 + g + i) * k..][..k];
+                    for (d, &v) in xr.iter().enumerate() {
+                        scratch[d * LANES + i] = v;
+                    }
+                }
+                // SAFETY: `lanes_encoder` checked AVX2; scratch holds k · 8 floats, so every
+                // coordinate's 8 lanes are readable.
+                unsafe { f(enc, scratch.as_ptr(), &koff, g, n, block) };
+            }
+            return;
+        }
         for r in 0..rows {
             let xr = &x[(r0 + r) * k..(r0 + r + 1) * k];
             match isa {
@@ -132,19 +157,23 @@ pub fn encode_with(isa: Isa, enc: &Encoder, x: &[f32], m: usize, codes: &mut Cod
     // Small inputs (a single image) stay on this thread: waking the pool costs more than the
     // work, as for the dense GEMM (the same codes either way: blocks are independent).
     if m * k * enc.cpad < PARALLEL_MIN_TERMS {
+        let mut scratch = Vec::new();
         codes
             .data
             .chunks_mut(per_block)
             .enumerate()
-            .for_each(encode_block);
+            .for_each(|b| encode_block(&mut scratch, b));
     } else {
         codes
             .data
             .par_chunks_mut(per_block)
             .enumerate()
-            .for_each(encode_block);
+            .for_each_init(Vec::new, encode_block);
     }
 }
+
+/// Rows per rows-in-lanes encoder call (AVX2 lanes).
+const LANES: usize = 8;
 
 /// Distance terms (rows · K · padded centroids) below which encoding runs on the calling thread.
 pub const PARALLEL_MIN_TERMS: usize = 1 << 20;

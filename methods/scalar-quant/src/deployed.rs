@@ -100,7 +100,7 @@ impl ActCodec {
         );
         let bias = g.zero_point - self.shift;
         let mut sums = vec![0i32; m];
-        let avx2 = Isa::detect() == Isa::Avx2;
+        let avx2 = Isa::detect().has_avx2();
         let encode = |((dst, src), sum): ((&mut [u8], &[f32]), &mut i32)| {
             *sum = match sign {
                 Some(mu) => encode_sign(src, mu, bias, dst),

@@ -20,11 +20,7 @@ const SITE: GemmSite = GemmSite {
 };
 
 fn isas() -> Vec<Isa> {
-    if Isa::detect() == Isa::Avx2 {
-        vec![Isa::Portable, Isa::Avx2]
-    } else {
-        vec![Isa::Portable]
-    }
+    Isa::available()
 }
 
 /// The trainable layer's forward under `plan` (plain device, no autodiff).

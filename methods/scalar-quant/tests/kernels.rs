@@ -25,10 +25,8 @@ const SHAPES: &[(usize, usize, usize)] = &[
 ];
 
 fn isas() -> Vec<Isa> {
-    let mut v = vec![Isa::Portable];
-    if Isa::detect() == Isa::Avx2 {
-        v.push(Isa::Avx2);
-    } else {
+    let v = Isa::available();
+    if v.len() == 1 {
         eprintln!("AVX2 not available: only the portable path is tested");
     }
     v

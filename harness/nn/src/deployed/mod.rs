@@ -41,6 +41,23 @@ pub trait GemmKernel: Send + Sync {
     fn gemm_ir(&self, m: u64) -> Gemm;
     /// Bits the layer stores for its weights (tables and codebooks included, bias excluded).
     fn weight_bits(&self) -> f64;
+    /// Run the layer as a convolution straight from `batch` NHWC images (`x` is
+    /// `[batch, h, w, g.in_channels]`, `out` is `[batch·Ho·Wo, n]`), fusing im2col into the
+    /// kernel's own input encoding so no f32 column buffer is written and read back. Returns
+    /// false, leaving `out` alone, when the kernel has no such path for `g`; the deployed conv
+    /// then runs im2col + [`GemmKernel::forward`]. When it returns true, `out` is bit for bit
+    /// what im2col + `forward` give (implementations test it).
+    fn conv_nhwc(
+        &self,
+        _x: &[f32],
+        _batch: usize,
+        _h: usize,
+        _w: usize,
+        _g: &crate::hooks::ConvGeom,
+        _out: &mut [f32],
+    ) -> bool {
+        false
+    }
     /// The float weights this kernel computes with (k × n, row-major) when it has them, for
     /// methods that stack on top of one another (e.g. quantize after pruning).
     fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {

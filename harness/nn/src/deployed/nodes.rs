@@ -311,7 +311,13 @@ impl Node {
                         let cols = im2col_batch(&act.data, b, h, w, &c.geom);
                         c.gemm.run(&cols, b * ho * wo, obs)
                     }
-                    None => conv_in_chunks(c, &act.data, b, h, w),
+                    None => {
+                        let mut out = vec![0.0; b * ho * wo * c.geom.out_channels];
+                        if !c.gemm.kernel.conv_nhwc(&act.data, b, h, w, &c.geom, &mut out) {
+                            conv_in_chunks(c, &act.data, b, h, w, &mut out);
+                        }
+                        out
+                    }
                 };
                 Act {
                     data,
@@ -530,30 +536,27 @@ impl TransformerBlock {
 /// 18 images of 784 rows at K = 9; conv2: 4 images of 196 rows at K = 144).
 const CONV_CHUNK_VALUES: usize = 128 * 1024;
 
-/// A convolution as im2col + GEMM, a few images at a time through one reused column buffer:
+/// A convolution as im2col + GEMM, a few images at a time through a reused column buffer:
 /// materializing the whole batch's columns (29 MB for 256 images at conv2) cost more in page
 /// faults and cache misses than the GEMM itself. Same values as one whole-batch GEMM, because
-/// a [`GemmKernel`]'s rows are independent (see its `forward`).
-fn conv_in_chunks(c: &ConvNode, x: &[f32], batch: usize, h: usize, w: usize) -> Vec<f32> {
+/// a [`GemmKernel`]'s rows are independent (see its `forward`). Chunks run in parallel, each
+/// thread through its own buffer: one parallel region per layer instead of two per chunk
+/// (im2col, then the GEMM), whose joins left a thread idle whenever the other lagged.
+fn conv_in_chunks(c: &ConvNode, x: &[f32], batch: usize, h: usize, w: usize, out: &mut [f32]) {
     let g = &c.geom;
     let (ho, wo) = g.output_hw(h, w);
     let (per_img_rows, n, k) = (ho * wo, c.gemm.kernel.n(), g.k());
     let per_in = h * w * g.in_channels;
     let imgs = (CONV_CHUNK_VALUES / (per_img_rows * k)).clamp(1, batch.max(1));
-    let mut out = vec![0.0; batch * per_img_rows * n];
-    let mut cols = vec![0.0; imgs * per_img_rows * k];
-    for (xs, os) in x
-        .chunks(imgs * per_in)
-        .zip(out.chunks_mut(imgs * per_img_rows * n))
-    {
-        let m = os.len() / n;
-        let cols = &mut cols[..m * k];
-        cols.par_chunks_mut(per_img_rows * k)
-            .zip(xs.par_chunks(per_in))
-            .for_each(|(o, img)| im2col_nhwc(img, 1, h, w, g, o));
-        c.gemm.kernel.forward(cols, m, os);
-    }
-    out
+    assert_eq!(out.len(), batch * per_img_rows * n);
+    out.par_chunks_mut(imgs * per_img_rows * n)
+        .zip(x.par_chunks(imgs * per_in))
+        .for_each_init(Vec::new, |cols: &mut Vec<f32>, (os, xs)| {
+            let m = os.len() / n;
+            cols.resize(m * k, 0.0);
+            im2col_nhwc(xs, m / per_img_rows, h, w, g, cols);
+            c.gemm.kernel.forward(cols, m, os);
+        });
 }
 
 /// im2col of a batch, parallel over images (each image's rows are contiguous).

@@ -35,8 +35,11 @@ pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, ou
     let inside = |v: isize, len: usize| v >= 0 && (v as usize) < len;
     // Offset of each tap from the window's top-left pixel, in values (for interior windows).
     let tap_off: Vec<usize> = (0..taps).map(|t| ((t / kk) * w + t % kk) * cin).collect();
-    for (r, row) in out.chunks_exact_mut(kdim).enumerate() {
-        let (b, oy, ox) = (r / (ho * wo), (r / wo) % ho, r % wo);
+    let avx2 = has_avx2();
+    // Rows in (b, oy, ox) order, counted rather than divided out of the row index (three
+    // integer divisions per row cost more than a 9-value row's copy).
+    let coords = (0..batch).flat_map(|b| (0..ho).flat_map(move |oy| (0..wo).map(move |ox| (b, oy, ox))));
+    for (row, (b, oy, ox)) in out.chunks_exact_mut(kdim).zip(coords) {
         let (y0, x0) = (
             (oy * g.stride) as isize - pad,
             (ox * g.stride) as isize - pad,
@@ -49,11 +52,7 @@ pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, ou
             let window = &x[base..base + tap_off[taps - 1] + cin];
             if taps == 9 {
                 let off: [usize; 9] = std::array::from_fn(|t| tap_off[t]);
-                for (c, dst) in row.chunks_exact_mut(9).enumerate() {
-                    for t in 0..9 {
-                        dst[t] = window[off[t] + c];
-                    }
-                }
+                interior_row_3x3(window, &off, cin, row, avx2);
             } else {
                 for (c, dst) in row.chunks_exact_mut(taps).enumerate() {
                     for (d, &o) in dst.iter_mut().zip(&tap_off) {
@@ -76,6 +75,111 @@ pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, ou
                     dst.for_each(|d| *d = 0.0);
                 }
             }
+        }
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One interior row of a 3×3 window: `row[c·9 + t] = window[off[t] + c]`. With AVX2, 8
+/// channels at a time: the 9 taps' 8-channel slices are 9 loads; an 8×8 transpose of taps 0–7
+/// gives each channel's first 8 values (one unaligned store each), and tap 8 fills the ninth
+/// slot. A pure copy either way; the scalar loop is the reference (tests compare).
+#[inline]
+fn interior_row_3x3(window: &[f32], off: &[usize; 9], cin: usize, row: &mut [f32], avx2: bool) {
+    assert!(window.len() >= off[8] + cin && row.len() == 9 * cin);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if avx2 && cin >= 8 {
+        // SAFETY: AVX2 detected by the caller; bounds asserted above.
+        unsafe { x86::interior_row_3x3(window, off, cin, row) };
+        done = cin / 8 * 8;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    for (c, dst) in row.chunks_exact_mut(9).enumerate().skip(done) {
+        for t in 0..9 {
+            dst[t] = window[off[t] + c];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Channels `0 .. cin / 8 · 8` of [`super::interior_row_3x3`].
+    ///
+    /// # Safety
+    /// AVX2 must be available; `window.len() ≥ off[8] + cin` and `row.len() = 9 · cin`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn interior_row_3x3(
+        window: &[f32],
+        off: &[usize; 9],
+        cin: usize,
+        row: &mut [f32],
+    ) {
+        let (src, dst) = (window.as_ptr(), row.as_mut_ptr());
+        let mut c = 0;
+        while c + 8 <= cin {
+            // SAFETY (all loads and stores): off[t] + c + 8 ≤ window.len(); the stores write
+            // row[(c + i)·9 .. (c + i)·9 + 9] ⊂ row for i < 8.
+            unsafe {
+                let v: [__m256; 8] = [
+                    _mm256_loadu_ps(src.add(off[0] + c)),
+                    _mm256_loadu_ps(src.add(off[1] + c)),
+                    _mm256_loadu_ps(src.add(off[2] + c)),
+                    _mm256_loadu_ps(src.add(off[3] + c)),
+                    _mm256_loadu_ps(src.add(off[4] + c)),
+                    _mm256_loadu_ps(src.add(off[5] + c)),
+                    _mm256_loadu_ps(src.add(off[6] + c)),
+                    _mm256_loadu_ps(src.add(off[7] + c)),
+                ];
+                let mut last = [0.0f32; 8];
+                _mm256_storeu_ps(last.as_mut_ptr(), _mm256_loadu_ps(src.add(off[8] + c)));
+                let t0 = _mm256_unpacklo_ps(v[0], v[1]);
+                let t1 = _mm256_unpackhi_ps(v[0], v[1]);
+                let t2 = _mm256_unpacklo_ps(v[2], v[3]);
+                let t3 = _mm256_unpackhi_ps(v[2], v[3]);
+                let t4 = _mm256_unpacklo_ps(v[4], v[5]);
+                let t5 = _mm256_unpackhi_ps(v[4], v[5]);
+                let t6 = _mm256_unpacklo_ps(v[6], v[7]);
+                let t7 = _mm256_unpackhi_ps(v[6], v[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                // Channel c + i's taps 0–7.
+                let ch: [__m256; 8] = [
+                    _mm256_permute2f128_ps::<0x20>(u0, u4),
+                    _mm256_permute2f128_ps::<0x20>(u1, u5),
+                    _mm256_permute2f128_ps::<0x20>(u2, u6),
+                    _mm256_permute2f128_ps::<0x20>(u3, u7),
+                    _mm256_permute2f128_ps::<0x31>(u0, u4),
+                    _mm256_permute2f128_ps::<0x31>(u1, u5),
+                    _mm256_permute2f128_ps::<0x31>(u2, u6),
+                    _mm256_permute2f128_ps::<0x31>(u3, u7),
+                ];
+                for (i, (v, &l)) in ch.iter().zip(&last).enumerate() {
+                    let d = dst.add((c + i) * 9);
+                    _mm256_storeu_ps(d, *v);
+                    *d.add(8) = l;
+                }
+            }
+            c += 8;
         }
     }
 }
@@ -148,6 +252,8 @@ mod tests {
             (1, 3, 1, 1, 7, 7),
             (3, 3, 2, 1, 8, 6),
             (16, 3, 1, 1, 5, 5),
+            (32, 3, 1, 1, 6, 7),
+            (13, 3, 1, 0, 5, 6),
             (2, 1, 1, 0, 4, 3),
             (5, 5, 2, 2, 9, 7),
             (4, 3, 3, 0, 10, 10),

@@ -56,8 +56,14 @@ pub fn encode_row(enc: &Encoder, xr: &[f32], block: &mut [u8], r: usize) {
 }
 
 /// Look-up-accumulate with AVX2: shuffles for int8 tables with c ≤ 32, the reference loops
-/// compiled for AVX2 otherwise.
-pub fn accumulate(t: &LutTable, bias: Option<&[f32]>, codes: &Codes, out: &mut [f32]) {
+/// compiled for AVX2 otherwise. `parallel`: as in [`reference::accumulate`].
+pub fn accumulate(
+    t: &LutTable,
+    bias: Option<&[f32]>,
+    codes: &Codes,
+    out: &mut [f32],
+    parallel: bool,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -65,15 +71,17 @@ pub fn accumulate(t: &LutTable, bias: Option<&[f32]>, codes: &Codes, out: &mut [
             {
                 // SAFETY: AVX2 checked; `shuf` has the layout `shuffle_layout` builds for
                 // (nc, c, n), and `out` is codes.m × n (asserted by the caller).
-                unsafe { x86::accumulate_i8(shuf, lanes, scale, bias, codes, t.nc, t.n, out) };
+                unsafe {
+                    x86::accumulate_i8(shuf, lanes, scale, bias, codes, t.nc, t.n, out, parallel)
+                };
             } else {
                 // SAFETY: AVX2 checked.
-                unsafe { x86::accumulate_autovec(t, bias, codes, out) };
+                unsafe { x86::accumulate_autovec(t, bias, codes, out, parallel) };
             }
             return;
         }
     }
-    reference::accumulate(t, bias, codes, out)
+    reference::accumulate(t, bias, codes, out, parallel)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -140,8 +148,9 @@ mod x86 {
         bias: Option<&[f32]>,
         codes: &Codes,
         out: &mut [f32],
+        parallel: bool,
     ) {
-        reference::accumulate_inline(t, bias, codes, out)
+        reference::accumulate_inline(t, bias, codes, out, parallel)
     }
 
     /// Raw output pointer shared by tasks that write disjoint (row, column) tiles.
@@ -167,6 +176,7 @@ mod x86 {
         nc: usize,
         n: usize,
         out: &mut [f32],
+        parallel: bool,
     ) {
         let nblocks = codes.blocks();
         let nquads = n.div_ceil(NQ);
@@ -192,7 +202,7 @@ mod x86 {
             }
         };
         // Small products (a single image) stay on this thread, like the dense GEMM's.
-        if codes.m * nc * n < PARALLEL_MIN_LOOKUPS {
+        if !parallel || codes.m * nc * n < PARALLEL_MIN_LOOKUPS {
             tasks.iter().for_each(run);
         } else {
             tasks.par_iter().for_each(run);

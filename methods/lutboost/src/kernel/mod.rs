@@ -11,6 +11,7 @@
 //!   since 256 · 127 < 2¹⁵), so both paths agree bit for bit.
 
 pub mod avx2;
+pub mod conv;
 pub mod reference;
 
 use compbench_core::{Gemm, NumFormat, VqSpec};
@@ -224,9 +225,37 @@ impl LutGemm {
     pub fn accumulate_with(&self, isa: Isa, codes: &Codes, out: &mut [f32]) {
         assert_eq!(out.len(), codes.m * self.table.n, "out must be m × n");
         match isa {
-            Isa::Avx2 => avx2::accumulate(&self.table, self.bias.as_deref(), codes, out),
-            Isa::Portable => reference::accumulate(&self.table, self.bias.as_deref(), codes, out),
+            Isa::Avx2 => avx2::accumulate(&self.table, self.bias.as_deref(), codes, out, true),
+            Isa::Portable => {
+                reference::accumulate(&self.table, self.bias.as_deref(), codes, out, true)
+            }
         }
+    }
+
+    /// [`LutGemm::accumulate_with`] on the calling thread only.
+    pub fn accumulate_serial(&self, isa: Isa, codes: &Codes, out: &mut [f32]) {
+        assert_eq!(out.len(), codes.m * self.table.n, "out must be m × n");
+        match isa {
+            Isa::Avx2 => avx2::accumulate(&self.table, self.bias.as_deref(), codes, out, false),
+            Isa::Portable => {
+                reference::accumulate(&self.table, self.bias.as_deref(), codes, out, false)
+            }
+        }
+    }
+
+    /// A stride-1 convolution from NHWC images without an f32 im2col buffer (see
+    /// [`conv::conv_nhwc`]); false when this layer's encoder or geometry has no such path.
+    pub fn conv_nhwc_with(
+        &self,
+        isa: Isa,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        g: &compbench_nn::ConvGeom,
+        out: &mut [f32],
+    ) -> bool {
+        conv::conv_nhwc(self, isa, x, batch, h, w, g, out)
     }
 
     pub fn spec(&self) -> VqSpec {
@@ -255,6 +284,18 @@ impl GemmKernel for LutGemm {
 
     fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
         self.forward_with(self.isa, x, m, out)
+    }
+
+    fn conv_nhwc(
+        &self,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        g: &compbench_nn::ConvGeom,
+        out: &mut [f32],
+    ) -> bool {
+        self.conv_nhwc_with(self.isa, x, batch, h, w, g, out)
     }
 
     fn gemm_ir(&self, m: u64) -> Gemm {

@@ -12,8 +12,16 @@ use crate::table::{LutTable, TableData};
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 16;
 
-pub fn accumulate(t: &LutTable, bias: Option<&[f32]>, codes: &Codes, out: &mut [f32]) {
-    accumulate_inline(t, bias, codes, out)
+/// `parallel`: split rows across the pool (false when the caller already runs one task per
+/// thread, e.g. a convolution's image chunks).
+pub fn accumulate(
+    t: &LutTable,
+    bias: Option<&[f32]>,
+    codes: &Codes,
+    out: &mut [f32],
+    parallel: bool,
+) {
+    accumulate_inline(t, bias, codes, out, parallel)
 }
 
 /// The body, `#[inline(always)]` so a `#[target_feature]` caller gets it compiled for its ISA.
@@ -23,16 +31,15 @@ pub(crate) fn accumulate_inline(
     bias: Option<&[f32]>,
     codes: &Codes,
     out: &mut [f32],
+    parallel: bool,
 ) {
     let (nc, c, n) = (t.nc, t.c, t.n);
     if n == 0 {
         return;
     }
-    out.par_chunks_mut(ROWS_PER_TASK * n)
-        .enumerate()
-        .for_each(|(task, rows)| {
-            let r0 = task * ROWS_PER_TASK;
-            match &t.data {
+    let task = |(task, rows): (usize, &mut [f32])| {
+        let r0 = task * ROWS_PER_TASK;
+        match &t.data {
                 TableData::F32(tab) => {
                     for (i, o) in rows.chunks_exact_mut(n).enumerate() {
                         o.fill(0.0);
@@ -53,7 +60,12 @@ pub(crate) fn accumulate_inline(
                 }
                 TableData::I16 { q, scale } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
             }
-        });
+    };
+    if parallel {
+        out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
+    } else {
+        out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
+    }
 }
 
 #[inline(always)]

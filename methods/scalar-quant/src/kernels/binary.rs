@@ -69,7 +69,7 @@ pub fn pack_rows(x: &[f32], m: usize, k: usize, threshold: f32) -> Vec<u64> {
 /// Pack one row into `dst` (`words(row.len())` words).
 pub fn pack_row_into(row: &[f32], threshold: f32, dst: &mut [u64]) {
     #[cfg(target_arch = "x86_64")]
-    if Isa::detect() == Isa::Avx2 {
+    if Isa::detect().has_avx2() {
         // SAFETY: AVX2 detected.
         unsafe { avx2::pack_row(row, threshold, dst) };
         return;
@@ -306,7 +306,7 @@ where
             // SAFETY (sinks): row i of this task's output chunk starts at out_ptr + i·n.
             match isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => {
+                Isa::Avx2 | Isa::Vnni => {
                     // SAFETY: AVX2 confirmed by `or_portable`.
                     unsafe { table_rows(acts, rows, b, &|i| sink(out_ptr.add(i * n))) }
                 }

@@ -59,6 +59,10 @@ impl ActEncoding {
 pub enum Isa {
     Portable,
     Avx2,
+    /// AVX2 plus AVX-512 VNNI on 256-bit registers: `vpdpbusd` multiplies 32 u8 × i8 pairs and
+    /// adds each 4 into an i32 lane without saturation, one instruction where AVX2 needs
+    /// `maddubs` + `madd` + `add` (see [`gemm`]). Elsewhere (the xnor kernels) it is AVX2.
+    Vnni,
 }
 
 impl Isa {
@@ -67,18 +71,36 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx2") {
+                if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
+                {
+                    return Isa::Vnni;
+                }
                 return Isa::Avx2;
             }
         }
         Isa::Portable
     }
 
-    /// `requested` if this CPU can run it, else portable.
+    /// Whether AVX2 code may run.
+    pub fn has_avx2(self) -> bool {
+        matches!(self, Isa::Avx2 | Isa::Vnni)
+    }
+
+    /// Every implementation this CPU can run (tests compare them).
+    pub fn available() -> Vec<Isa> {
+        match Isa::detect() {
+            Isa::Portable => vec![Isa::Portable],
+            Isa::Avx2 => vec![Isa::Portable, Isa::Avx2],
+            Isa::Vnni => vec![Isa::Portable, Isa::Avx2, Isa::Vnni],
+        }
+    }
+
+    /// `requested`, or the best implementation below it that this CPU can run.
     pub fn or_portable(requested: Isa) -> Isa {
-        if requested == Isa::Avx2 && Isa::detect() == Isa::Avx2 {
-            Isa::Avx2
-        } else {
-            Isa::Portable
+        match (requested, Isa::detect()) {
+            (Isa::Vnni, Isa::Vnni) => Isa::Vnni,
+            (Isa::Vnni | Isa::Avx2, best) if best.has_avx2() => Isa::Avx2,
+            _ => Isa::Portable,
         }
     }
 }
@@ -243,6 +265,14 @@ pub fn gemm<T: Send, F>(
                     let r = MR.min(rows - i);
                     let a_tile = &a[(row0 + i) * lda..];
                     micro(isa, enc, t, a_tile, lda, r, panel, b.groups(), &mut tile);
+                    if isa == Isa::Vnni && enc == ActEncoding::S8 {
+                        // The VNNI kernel read a + 128 (unsigned): remove 128 · Σ_k w per column.
+                        for acc in tile.iter_mut().take(r) {
+                            for (v, &cs) in acc.iter_mut().zip(&b.colsum[j0..j0 + nc]) {
+                                *v = v.wrapping_sub(cs.wrapping_mul(128));
+                            }
+                        }
+                    }
                     for (ii, acc) in tile.iter().take(r).enumerate() {
                         let row = i + ii;
                         epilogue(
@@ -338,6 +368,23 @@ fn micro(
                     (_, ActEncoding::S8) => {
                         avx2::kernel::<4, true>(a.as_ptr(), lda, panel.as_ptr(), groups, t, tile)
                     }
+                }
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Vnni => {
+            // SAFETY: `Isa::or_portable` confirmed AVX-512 VNNI + VL; bounds asserted above.
+            unsafe {
+                let (a, b) = (a.as_ptr(), panel.as_ptr());
+                match (r, enc) {
+                    (1, ActEncoding::U7) => avx2::kernel_vnni::<1, false>(a, lda, b, groups, tile),
+                    (2, ActEncoding::U7) => avx2::kernel_vnni::<2, false>(a, lda, b, groups, tile),
+                    (3, ActEncoding::U7) => avx2::kernel_vnni::<3, false>(a, lda, b, groups, tile),
+                    (_, ActEncoding::U7) => avx2::kernel_vnni::<4, false>(a, lda, b, groups, tile),
+                    (1, ActEncoding::S8) => avx2::kernel_vnni::<1, true>(a, lda, b, groups, tile),
+                    (2, ActEncoding::S8) => avx2::kernel_vnni::<2, true>(a, lda, b, groups, tile),
+                    (3, ActEncoding::S8) => avx2::kernel_vnni::<3, true>(a, lda, b, groups, tile),
+                    (_, ActEncoding::S8) => avx2::kernel_vnni::<4, true>(a, lda, b, groups, tile),
                 }
             }
         }
@@ -440,6 +487,46 @@ mod avx2 {
             unsafe {
                 _mm256_storeu_si256(tile[r].as_mut_ptr() as *mut __m256i, acc32[r][0]);
                 _mm256_storeu_si256(tile[r].as_mut_ptr().add(8) as *mut __m256i, acc32[r][1]);
+            }
+        }
+    }
+
+    /// `R` rows × 16 columns with `vpdpbusd`. U7 bytes are unsigned already; S8 bytes are
+    /// flipped to `a + 128` (an xor of the top bit), and the caller subtracts `128 · Σ_k w`
+    /// per column. The i32 lanes may wrap while summing; the corrected result is the exact
+    /// sum, which fits i32 (|Σ| ≤ 128 · 127 · K), so wrapping arithmetic gives it exactly.
+    ///
+    /// # Safety
+    /// AVX2, AVX-512 VNNI and VL must be available; bounds as for [`kernel`].
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn kernel_vnni<const R: usize, const S8: bool>(
+        a: *const u8,
+        lda: usize,
+        b: *const i8,
+        groups: usize,
+        tile: &mut Tile,
+    ) {
+        let flip = _mm256_set1_epi8(i8::MIN);
+        let zero = _mm256_setzero_si256();
+        let mut acc = [[zero; 2]; R];
+        for g in 0..groups {
+            // SAFETY (loads): in bounds by the caller's contract.
+            let (b0, b1) = unsafe { load_b(b, g) };
+            for (r, ar) in acc.iter_mut().enumerate() {
+                let mut av = unsafe { load_a(a, lda, r, g) };
+                if S8 {
+                    av = _mm256_xor_si256(av, flip);
+                }
+                ar[0] = _mm256_dpbusd_epi32(ar[0], av, b0);
+                ar[1] = _mm256_dpbusd_epi32(ar[1], av, b1);
+            }
+        }
+        debug_assert!(R <= MR);
+        for (r, ar) in acc.iter().enumerate() {
+            // SAFETY: tile[r] has 16 i32 = two 256-bit stores.
+            unsafe {
+                _mm256_storeu_si256(tile[r].as_mut_ptr() as *mut __m256i, ar[0]);
+                _mm256_storeu_si256(tile[r].as_mut_ptr().add(8) as *mut __m256i, ar[1]);
             }
         }
     }

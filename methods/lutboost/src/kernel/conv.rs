@@ -1,0 +1,316 @@
+//! A LUT convolution without an f32 im2col buffer: the encoder reads each sub-vector straight
+//! from a zero-padded channel-major copy of the image, then the look-up kernel accumulates.
+//!
+//! Why: im2col of the CNN's conv2 writes 288 floats per output pixel that the encoder reads
+//! once; the copy cost as much as the look-ups. Here the only copy is the image itself
+//! (`[cin][h + 2p][w + 2p + 8]`, zero borders), 9× smaller than its columns.
+//!
+//! The AVX2 encoder puts 8 horizontally adjacent output pixels in the 8 lanes of a register:
+//! in the padded channel-major copy, coordinate (cin, ky, kx) of those 8 pixels' windows is 8
+//! consecutive floats, one unaligned load. Each centroid's distance is then the same
+//! expression as in [`crate::encode`] (start value, then per coordinate a separate multiply
+//! and add, or |x − c| terms), evaluated for 8 rows at once, and the argmin is a running
+//! strict `<` over centroids in index order: the first minimum, as `argmin_first`. So the
+//! codes, and the output, are bit for bit those of im2col + [`LutGemm::forward_with`]
+//! (tests/conv.rs). The portable path gathers each row from the same padded copy and calls the
+//! portable row encoder.
+//!
+//! Work is split across threads by chunks of whole images whose rows fill whole 32-row code
+//! blocks, so each chunk encodes and accumulates on one thread with its own buffers.
+
+use compbench_nn::ConvGeom;
+use rayon::prelude::*;
+
+use super::{ActEncoder, Isa, LutGemm};
+use crate::encode::{Codes, Encoder, ROW_BLOCK, encode_row_portable};
+
+/// Lanes per encoder register (and the extra zero columns the padded copy carries, so the last
+/// lane group of a row may read past the image).
+const LANES: usize = 8;
+/// Rows a chunk aims for (rounded up to whole images filling whole code blocks).
+const CHUNK_ROWS: usize = 1024;
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The padded copy's geometry and each K column's offset in it.
+struct Padded {
+    cin: usize,
+    h: usize,
+    w: usize,
+    pad: usize,
+    hp: usize,
+    wp: usize,
+    /// Offset of column k = (cin, ky, kx) from a window's top-left corner.
+    koff: Vec<usize>,
+}
+
+impl Padded {
+    fn new(g: &ConvGeom, h: usize, w: usize) -> Padded {
+        let (cin, kk, pad) = (g.in_channels, g.kernel, g.padding);
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad + LANES);
+        let koff = (0..g.k())
+            .map(|k| {
+                let (c, t) = (k / (kk * kk), k % (kk * kk));
+                (c * hp + t / kk) * wp + t % kk
+            })
+            .collect();
+        Padded {
+            cin,
+            h,
+            w,
+            pad,
+            hp,
+            wp,
+            koff,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.cin * self.hp * self.wp
+    }
+
+    /// Copy one NHWC image into `buf`'s interior (its zero border is never written).
+    fn fill(&self, img: &[f32], buf: &mut [f32]) {
+        let (cin, p) = (self.cin, self.pad);
+        for y in 0..self.h {
+            for x in 0..self.w {
+                let px = &img[(y * self.w + x) * cin..][..cin];
+                for (c, &v) in px.iter().enumerate() {
+                    buf[(c * self.hp + y + p) * self.wp + x + p] = v;
+                }
+            }
+        }
+    }
+}
+
+/// im2col + encode + look-up for a stride-1 convolution with a nearest-centroid encoder;
+/// false (nothing written) otherwise. See the module docs.
+pub fn conv_nhwc(
+    l: &LutGemm,
+    isa: Isa,
+    x: &[f32],
+    batch: usize,
+    h: usize,
+    w: usize,
+    g: &ConvGeom,
+    out: &mut [f32],
+) -> bool {
+    let ActEncoder::Nearest(enc) = &l.enc else {
+        return false;
+    };
+    if g.stride != 1 || g.k() != enc.k() || g.kernel > h + 2 * g.padding {
+        return false;
+    }
+    let (ho, wo) = g.output_hw(h, w);
+    let rows_img = ho * wo;
+    let n = l.table.n;
+    let per_in = h * w * g.in_channels;
+    assert_eq!(x.len(), batch * per_in, "input must be [batch, h, w, cin]");
+    assert_eq!(out.len(), batch * rows_img * n, "out must be [batch·Ho·Wo, n]");
+    if batch == 0 || n == 0 {
+        return true;
+    }
+    // Whole images whose rows fill whole code blocks: chunks encode independently.
+    let unit = ROW_BLOCK / gcd(rows_img, ROW_BLOCK);
+    let imgs = (CHUNK_ROWS.div_ceil(unit * rows_img) * unit).min(batch);
+    let pd = Padded::new(g, h, w);
+    let work = |(buf, codes): &mut (Vec<f32>, Codes), (os, xs): (&mut [f32], &[f32])| {
+        let nimg = xs.len() / per_in;
+        codes.reset(nimg * rows_img, enc.nc);
+        if buf.len() != pd.len() {
+            *buf = vec![0.0; pd.len()];
+        }
+        for (i, img) in xs.chunks_exact(per_in).enumerate() {
+            pd.fill(img, buf);
+            encode_image(isa, enc, &pd, buf, ho, wo, i * rows_img, codes);
+        }
+        l.accumulate_serial(isa, codes, os);
+    };
+    let chunks = os_and_xs(out, x, imgs * rows_img * n, imgs * per_in);
+    if batch <= imgs {
+        let mut state = (Vec::new(), Codes::default());
+        chunks.for_each(|c| work(&mut state, c));
+    } else {
+        chunks
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each_init(|| (Vec::new(), Codes::default()), work);
+    }
+    true
+}
+
+fn os_and_xs<'a>(
+    out: &'a mut [f32],
+    x: &'a [f32],
+    out_chunk: usize,
+    x_chunk: usize,
+) -> impl Iterator<Item = (&'a mut [f32], &'a [f32])> {
+    out.chunks_mut(out_chunk).zip(x.chunks(x_chunk))
+}
+
+/// Encode one image (rows `r0 ..`) from its padded copy.
+#[allow(clippy::too_many_arguments)]
+fn encode_image(
+    isa: Isa,
+    enc: &Encoder,
+    pd: &Padded,
+    buf: &[f32],
+    ho: usize,
+    wo: usize,
+    r0: usize,
+    codes: &mut Codes,
+) {
+    if isa == Isa::Avx2 {
+        if let Some(lanes_fn) = lanes_encoder(enc) {
+            for oy in 0..ho {
+                for ox0 in (0..wo).step_by(LANES) {
+                    let base = oy * pd.wp + ox0;
+                    // SAFETY: AVX2 is available (`lanes_encoder` checked); every lane-group
+                    // load, up to LANES − 1 floats past a row's last output pixel, stays in
+                    // the padded copy (its width has LANES spare columns).
+                    unsafe {
+                        lanes_fn(
+                            enc,
+                            buf[base..].as_ptr(),
+                            &pd.koff,
+                            r0 + oy * wo + ox0,
+                            LANES.min(wo - ox0),
+                            &mut codes.data,
+                        )
+                    };
+                }
+            }
+            return;
+        }
+    }
+    encode_image_portable(enc, pd, buf, ho, wo, r0, codes)
+}
+
+/// Encodes 8 rows at once: lane i's coordinate k is at `src + koff[k] + i`; writes the codes of
+/// rows `row0 .. row0 + lanes` into blocked `codes` (`[(row/32)·nc + s]·32 + row % 32`).
+pub(crate) type LanesEncoder =
+    unsafe fn(&Encoder, *const f32, &[usize], usize, usize, &mut [u8]);
+
+/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2
+/// and one is compiled for `v` (2, 4, 8, 9).
+pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        use crate::metric::VqMetric::*;
+        let f: LanesEncoder = match (enc.metric, enc.v) {
+            (L2, 2) => x86::encode_lanes::<0, 2>,
+            (L1, 2) => x86::encode_lanes::<1, 2>,
+            (Chebyshev, 2) => x86::encode_lanes::<2, 2>,
+            (L2, 4) => x86::encode_lanes::<0, 4>,
+            (L1, 4) => x86::encode_lanes::<1, 4>,
+            (Chebyshev, 4) => x86::encode_lanes::<2, 4>,
+            (L2, 8) => x86::encode_lanes::<0, 8>,
+            (L1, 8) => x86::encode_lanes::<1, 8>,
+            (Chebyshev, 8) => x86::encode_lanes::<2, 8>,
+            (L2, 9) => x86::encode_lanes::<0, 9>,
+            (L1, 9) => x86::encode_lanes::<1, 9>,
+            (Chebyshev, 9) => x86::encode_lanes::<2, 9>,
+            _ => return None,
+        };
+        Some(f)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = enc;
+        None
+    }
+}
+
+/// Gather each row's K values from the padded copy, then the portable row encoder.
+fn encode_image_portable(
+    enc: &Encoder,
+    pd: &Padded,
+    buf: &[f32],
+    ho: usize,
+    wo: usize,
+    r0: usize,
+    codes: &mut Codes,
+) {
+    let nc = enc.nc;
+    let mut row = vec![0.0f32; enc.k()];
+    for oy in 0..ho {
+        for ox in 0..wo {
+            let base = oy * pd.wp + ox;
+            for (v, &o) in row.iter_mut().zip(&pd.koff) {
+                *v = buf[base + o];
+            }
+            let r = r0 + oy * wo + ox;
+            let block = &mut codes.data[(r / ROW_BLOCK) * nc * ROW_BLOCK..][..nc * ROW_BLOCK];
+            encode_row_portable(enc, &row, block, r % ROW_BLOCK);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+
+    /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev; `V`: sub-vector length. See [`LanesEncoder`].
+    ///
+    /// # Safety
+    /// AVX2 must be available; `src + koff[k] .. + 8` must be readable for every k < K.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn encode_lanes<const M: u8, const V: usize>(
+        enc: &Encoder,
+        src: *const f32,
+        koff: &[usize],
+        row0: usize,
+        lanes: usize,
+        codes: &mut [u8],
+    ) {
+        let (nc, c, cpad) = (enc.nc, enc.c, enc.cpad);
+        debug_assert_eq!(enc.v, V);
+        debug_assert_eq!(koff.len(), nc * V);
+        let sign = _mm256_set1_ps(-0.0);
+        let (cols, init) = (enc.cols.as_ptr(), enc.init.as_ptr());
+        for s in 0..nc {
+            let mut xv = [_mm256_setzero_ps(); V];
+            for (d, xd) in xv.iter_mut().enumerate() {
+                // SAFETY: readable by the caller's contract.
+                *xd = unsafe { _mm256_loadu_ps(src.add(koff[s * V + d])) };
+            }
+            let mut best = _mm256_set1_ps(f32::INFINITY);
+            let mut idx = _mm256_setzero_ps();
+            for j in 0..c {
+                // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
+                let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
+                for (d, &xd) in xv.iter().enumerate() {
+                    let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
+                    acc = match M {
+                        0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
+                        1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+                        _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+                    };
+                }
+                // Strict <: a later equal distance never replaces an earlier one.
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best);
+                best = _mm256_min_ps(acc, best);
+                idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)), lt);
+            }
+            let mut lane_idx = [0i32; LANES];
+            // SAFETY: 8 i32 = one 256-bit store.
+            unsafe {
+                _mm256_storeu_si256(
+                    lane_idx.as_mut_ptr() as *mut __m256i,
+                    _mm256_castps_si256(idx),
+                )
+            };
+            for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
+                let r = row0 + i;
+                codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
+            }
+        }
+    }
+}
