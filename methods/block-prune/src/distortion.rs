@@ -32,6 +32,8 @@ pub struct TaylorTerms {
     pub diag_fisher: f64,
     /// ½[(gᵀΔ)² + λ‖Δ‖²].
     pub rank1: f64,
+    /// Its damping part ½λ‖Δ‖² (diagnostic: how much of term 2 is the damping).
+    pub damping: f64,
 }
 
 /// The Taylor terms of pruning the elements where `keep` is false.
@@ -50,11 +52,40 @@ pub fn taylor_terms(w: &[f32], g: &[f32], keep: impl Fn(usize) -> bool) -> Taylo
     TaylorTerms {
         diag_fisher: diag / w.len().max(1) as f64,
         rank1: 0.5 * (gd * gd + FISHER_DAMPING * dd),
+        damping: 0.5 * FISHER_DAMPING * dd,
     }
 }
 
-/// δ(s) on `grid` for a layer whose blocks are pruned in `order` (see
-/// [`crate::blocks::prune_order`]): term 1, plus term 2 when `second_order`.
+/// Both Taylor terms on `grid` for a layer whose blocks are pruned in `order` (see
+/// [`crate::blocks::prune_order`]).
+pub fn taylor_curve(
+    grid: &BlockGrid,
+    w: &[f32],
+    g: &[f32],
+    order: &[usize],
+    sparsities: &[f64],
+) -> Vec<TaylorTerms> {
+    let block_of: Vec<usize> = (0..grid.k * grid.n)
+        .map(|i| grid.block_of(i / grid.n, i % grid.n))
+        .collect();
+    sparsities
+        .iter()
+        .map(|&s| {
+            let keep = block_mask(order, pruned_blocks(s, grid.num_blocks()));
+            taylor_terms(w, g, |i| keep[block_of[i]])
+        })
+        .collect()
+}
+
+/// δ(s) from the terms: term 1, plus term 2 when `second_order`.
+pub fn distortion_of(terms: &[TaylorTerms], second_order: bool) -> Vec<f64> {
+    terms
+        .iter()
+        .map(|t| t.diag_fisher + if second_order { t.rank1 } else { 0.0 })
+        .collect()
+}
+
+/// δ(s) on `grid` (see [`taylor_curve`], [`distortion_of`]).
 pub fn distortion_curve(
     grid: &BlockGrid,
     w: &[f32],
@@ -63,17 +94,7 @@ pub fn distortion_curve(
     sparsities: &[f64],
     second_order: bool,
 ) -> Vec<f64> {
-    let block_of: Vec<usize> = (0..grid.k * grid.n)
-        .map(|i| grid.block_of(i / grid.n, i % grid.n))
-        .collect();
-    sparsities
-        .iter()
-        .map(|&s| {
-            let keep = block_mask(order, pruned_blocks(s, grid.num_blocks()));
-            let t = taylor_terms(w, g, |i| keep[block_of[i]]);
-            t.diag_fisher + if second_order { t.rank1 } else { 0.0 }
-        })
-        .collect()
+    distortion_of(&taylor_curve(grid, w, g, order, sparsities), second_order)
 }
 
 /// Bias-corrected exponential moving average with decay `a` ∈ [0, 1): m_k = a·m_{k−1} +
@@ -200,6 +221,18 @@ mod tests {
                 with2[j],
                 d1 + d2
             );
+        }
+        let terms = taylor_curve(&grid, &w, &g, &order, &sp);
+        for (j, &s) in sp.iter().enumerate() {
+            let keep = grid.element_mask(&block_mask(&order, pruned_blocks(s, grid.num_blocks())));
+            let dd: f64 = w
+                .iter()
+                .zip(&keep)
+                .filter(|(_, kp)| !**kp)
+                .map(|(&x, _)| (x as f64).powi(2))
+                .sum();
+            let want = 0.5 * FISHER_DAMPING * dd;
+            assert!((terms[j].damping - want).abs() <= 1e-12 * (1.0 + want), "s={s}");
         }
         assert_eq!(with2[0], 0.0, "nothing pruned, no distortion");
         assert!(

@@ -17,7 +17,9 @@ use crate::blocks::{
 };
 use crate::calib::{GradientObjective, calibration_gradients};
 use crate::deploy::deploy_layer;
-use crate::distortion::{distortion_curve, ema_smooth, pearson, sparsity_grid, spearman};
+use crate::distortion::{
+    TaylorTerms, distortion_of, ema_smooth, pearson, sparsity_grid, spearman, taylor_curve,
+};
 use crate::masks::{MaskHooks, Masks, apply_masks, mask_violations};
 use crate::power::{PowerSign, auto_beta, power_curve};
 
@@ -86,10 +88,10 @@ const PARAMS: &[ParamSpec] = &[
     ),
     ParamSpec::float(
         "smooth",
-        0.3,
+        0.1,
         0.0,
         0.99,
-        "EMA decay of the distortion curves (0 = no smoothing)",
+        "EMA decay of the distortion curves (0 = no smoothing; LPViT's scripts pass --smooth 0.1)",
     ),
     ParamSpec::int(
         "fd_step",
@@ -420,20 +422,36 @@ impl Method for BlockPrune {
         let ds = 1.0 / (plan.sparsities.len() - 1) as f64;
         let mut orders = Vec::new();
         let mut raw_curves = Vec::new();
+        let mut diag_curves = Vec::new();
+        let mut terms_at_half: Vec<TaylorTerms> = Vec::new();
         let mut costs = Vec::new();
-        let mut slopes = Vec::new();
         let mut powers = Vec::new();
         for (l, (w, _)) in plan.layers.iter().zip(&weights) {
             let g = grads.get(&l.info.name).map(Vec::as_slice);
             let order = prune_order(&block_scores(&l.grid, w, g, s.score));
-            let raw = match g {
-                Some(g) => {
-                    distortion_curve(&l.grid, w, g, &order, &plan.sparsities, s.second_order)
+            let terms = match g {
+                Some(g) => taylor_curve(&l.grid, w, g, &order, &plan.sparsities),
+                None => Vec::new(),
+            };
+            let (raw, diag) = if terms.is_empty() {
+                let zero = vec![0.0; plan.sparsities.len()];
+                (zero.clone(), zero)
+            } else {
+                terms_at_half.push(terms[plan.sparsities.len() / 2]);
+                // The curves' shape, for the report's evidence (rows only; tables hide
+                // `method_layer*` columns): both terms at s = 25 / 50 / 75 %.
+                for pct in [25usize, 50, 75] {
+                    let j = (pct * (plan.sparsities.len() - 1) + 50) / 100;
+                    let t = terms[j];
+                    metrics.insert(format!("layer{}_diag_s{pct}", l.info.index), t.diag_fisher);
+                    metrics.insert(format!("layer{}_rank1_s{pct}", l.info.index), t.rank1);
                 }
-                None => vec![0.0; plan.sparsities.len()],
+                (
+                    distortion_of(&terms, s.second_order),
+                    distortion_of(&terms, false),
+                )
             };
             let smooth = ema_smooth(&raw, s.smooth);
-            slopes.push(allocate::derivative(&smooth, ds, s.fd_step));
             powers.push(power_curve(
                 &l.kept,
                 &plan.sparsities,
@@ -443,7 +461,25 @@ impl Method for BlockPrune {
             ));
             orders.push(order);
             raw_curves.push(raw);
+            diag_curves.push(diag);
             costs.push(smooth);
+        }
+
+        // How the two Taylor terms compare at s = 0.5 (medians over layers): term 2 over
+        // term 1, and the share of term 2 that is the damping ½λ‖Δ‖². λ is a fixed 1e-7 while
+        // (gᵀΔ)² scales with g², so this balance depends on the scale of g.
+        if !terms_at_half.is_empty() {
+            let ratio = |f: &dyn Fn(&TaylorTerms) -> f64| {
+                median(terms_at_half.iter().map(f).filter(|x| x.is_finite()).collect())
+            };
+            metrics.insert(
+                "rank1_over_diag".into(),
+                ratio(&|t: &TaylorTerms| t.rank1 / t.diag_fisher),
+            );
+            metrics.insert(
+                "damping_share".into(),
+                ratio(&|t: &TaylorTerms| t.damping / t.rank1),
+            );
         }
 
         // 4. Allocation.
@@ -451,9 +487,15 @@ impl Method for BlockPrune {
             None => 0.0,
             Some(_) if s.power_beta > 0.0 => s.power_beta,
             Some(_) => {
+                // LPViT's recalc_lamda_power differentiates both curves with h = 10,
+                // whatever --h is.
+                let slopes: Vec<Vec<f64>> = costs
+                    .iter()
+                    .map(|c| allocate::derivative(c, ds, BETA_FD_STEP))
+                    .collect();
                 let p_slopes: Vec<Vec<f64>> = powers
                     .iter()
-                    .map(|p| allocate::derivative(p, ds, s.fd_step))
+                    .map(|p| allocate::derivative(p, ds, BETA_FD_STEP))
                     .collect();
                 auto_beta(&slopes, &p_slopes)
             }
@@ -538,6 +580,7 @@ impl Method for BlockPrune {
                 &weights,
                 &orders,
                 &raw_curves,
+                &diag_curves,
                 &chosen,
                 &network,
             )?;
@@ -601,6 +644,23 @@ impl Method for BlockPrune {
     }
 }
 
+/// The finite-difference step LPViT's code uses for β (`recalc_lamda_power`, h = 10).
+const BETA_FD_STEP: usize = 10;
+
+/// The median (0 for no values).
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
 /// Sparsities at which each layer's distortion is measured for the correlation.
 const MEASURE_AT: [f64; 3] = [0.25, 0.5, 0.75];
 
@@ -616,6 +676,7 @@ fn measure(
     weights: &[(Vec<f32>, Option<Vec<f32>>)],
     orders: &[Vec<usize>],
     raw_curves: &[Vec<f64>],
+    diag_curves: &[Vec<f64>],
     chosen: &Allocation,
     pruned: &Network,
 ) -> Result<BTreeMap<String, f64>, MethodError> {
@@ -655,7 +716,7 @@ fn measure(
             .map(|(&x, &k)| if k { x } else { 0.0 })
             .collect::<Vec<f32>>()
     };
-    let (mut predicted, mut measured) = (Vec::new(), Vec::new());
+    let (mut predicted, mut predicted_diag, mut measured) = (Vec::new(), Vec::new(), Vec::new());
     let mut single_sum = 0.0;
     for (i, l) in plan.layers.iter().enumerate() {
         let (w, b) = &weights[i];
@@ -669,6 +730,7 @@ fn measure(
                 b,
             )?;
             predicted.push(raw_curves[i][j]);
+            predicted_diag.push(diag_curves[i][j]);
             measured.push(dist(&deployed));
         }
         let j = chosen.choice[i];
@@ -688,6 +750,11 @@ fn measure(
         spearman(&predicted, &measured),
     );
     m.insert("distortion_pearson".into(), pearson(&predicted, &measured));
+    // The same with term 1 alone: whether the rank-1 term helps the proxy track the output.
+    m.insert(
+        "distortion_spearman_term1".into(),
+        spearman(&predicted_diag, &measured),
+    );
     m.insert("joint_distortion".into(), joint);
     if single_sum > 0.0 {
         m.insert("additivity_ratio".into(), joint / single_sum);
