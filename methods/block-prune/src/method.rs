@@ -18,7 +18,8 @@ use crate::blocks::{
 use crate::calib::{GradientObjective, calibration_gradients};
 use crate::deploy::deploy_layer;
 use crate::distortion::{
-    TaylorTerms, distortion_of, ema_smooth, pearson, sparsity_grid, spearman, taylor_curve,
+    TaylorTerms, distortion_of, ema_smooth, pearson, rank1_as_coded, sparsity_grid, spearman,
+    taylor_curve,
 };
 use crate::masks::{MaskHooks, Masks, apply_masks, mask_violations};
 use crate::power::{PowerSign, auto_beta, power_curve};
@@ -45,6 +46,12 @@ const PARAMS: &[ParamSpec] = &[
         "second_order",
         true,
         "add the rank-1 term ½[(gᵀΔ)² + λ‖Δ‖²] to the diagonal-Fisher distortion",
+    ),
+    ParamSpec::choice(
+        "rank1_update",
+        "exact",
+        &["exact", "as-coded"],
+        "term 2 recomputed from Δ at every grid point, or LPViT's incremental update with its bug (adds (gᵀΔΔ)² per grid step; an ablation)",
     ),
     ParamSpec::int(
         "block_rows",
@@ -162,6 +169,7 @@ pub struct Settings {
     pub score: Score,
     pub uniform: bool,
     pub second_order: bool,
+    pub rank1_as_coded: bool,
     pub flops_kept: f64,
     pub power: Option<PowerSign>,
     pub power_beta: f64,
@@ -192,6 +200,7 @@ impl Settings {
             },
             uniform: p.str("allocation") == "uniform",
             second_order: p.bool("second_order"),
+            rank1_as_coded: p.str("rank1_update") == "as-coded",
             flops_kept: p.float("flops_kept"),
             power: p.bool("power_term").then(|| match p.str("power_sign") {
                 "as-coded" => PowerSign::AsCoded,
@@ -446,10 +455,15 @@ impl Method for BlockPrune {
                     metrics.insert(format!("layer{}_diag_s{pct}", l.info.index), t.diag_fisher);
                     metrics.insert(format!("layer{}_rank1_s{pct}", l.info.index), t.rank1);
                 }
-                (
-                    distortion_of(&terms, s.second_order),
-                    distortion_of(&terms, false),
-                )
+                let diag = distortion_of(&terms, false);
+                let raw = match g {
+                    Some(g) if s.second_order && s.rank1_as_coded => {
+                        let coded = rank1_as_coded(&l.grid, w, g, &order, &plan.sparsities);
+                        diag.iter().zip(coded).map(|(d, r)| d + r).collect()
+                    }
+                    _ => distortion_of(&terms, s.second_order),
+                };
+                (raw, diag)
             };
             let smooth = ema_smooth(&raw, s.smooth);
             powers.push(power_curve(
