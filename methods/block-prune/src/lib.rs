@@ -26,9 +26,10 @@
 //! weights are exactly 0 after fine-tuning (verified, an error otherwise); the FLOPs kept by
 //! the allocation never exceed the budget. Results depend only on the seed.
 //!
-//! Not reproduced: LPViT's incremental second-order update (its code uses the current Δ where
-//! the identity needs the previous one), its `-h` flags that argparse reads as `--help`, and
-//! the as-coded sign of the power term is a parameter (`power_sign: as-coded`), not the default.
+//! Not reproduced by default: LPViT's incremental second-order update (its code uses the
+//! current Δ where the identity needs the previous one; `rank1_update: as-coded` computes it as
+//! an ablation), its `-h` flags that argparse reads as `--help`, and the as-coded sign of the
+//! power term (a parameter, `power_sign: as-coded`).
 //! Distillation during fine-tuning needs no code here: fine-tuning goes through the shared
 //! `train::fit`, which distills when the suite entry names a `teacher:`.
 

@@ -133,6 +133,13 @@ const PARAMS: &[ParamSpec] = &[
         60000,
         "calibration images for g (at most 256 with --quick)",
     ),
+    ParamSpec::int(
+        "calib_seed",
+        0,
+        0,
+        1_000_000,
+        "which calibration images: 0 = drawn with the method's seed (which differs by suite label); n > 0 = drawn with seed n, so entries with different labels (e.g. with and without KD) prune from the same g",
+    ),
     ParamSpec::bool(
         "measure_distortion",
         false,
@@ -180,6 +187,7 @@ pub struct Settings {
     pub use_dp: bool,
     pub gradient: GradientObjective,
     pub calib_images: usize,
+    pub calib_seed: u64,
     pub measure_distortion: bool,
     pub measure_images: usize,
     pub finetune_epochs: usize,
@@ -217,6 +225,7 @@ impl Settings {
                 _ => GradientObjective::LabelFree,
             },
             calib_images: p.int("calib_images") as usize,
+            calib_seed: p.int("calib_seed") as u64,
             measure_distortion: p.bool("measure_distortion"),
             measure_images: p.int("measure_images") as usize,
             finetune_epochs: p.int("finetune_epochs") as usize,
@@ -415,7 +424,11 @@ impl Method for BlockPrune {
         } else {
             s.calib_images
         };
-        let calib = calibration_subset(&ctx.data.train, calib_n, derive(ctx.seed, &["calib"]));
+        let calib_seed = match s.calib_seed {
+            0 => derive(ctx.seed, &["calib"]),
+            n => derive(n, &["calib"]),
+        };
+        let calib = calibration_subset(&ctx.data.train, calib_n, calib_seed);
         let grads = if need_grad {
             log(&format!(
                 "block-prune: calibration gradient over {} images",
