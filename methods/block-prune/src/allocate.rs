@@ -54,52 +54,73 @@ pub fn total_units(layers: &[LayerCost]) -> u64 {
     layers.iter().map(|l| l.units[0]).sum()
 }
 
-/// Numerical derivative dD/ds on a uniform grid of step `ds`: LPViT's 5-point stencil with a
-/// step of `h` grid points in the interior, a central (or one-sided) difference over the
-/// clamped range near the ends.
+/// Numerical derivative dD/ds on a uniform grid of step `ds`, as LPViT's `derivative_approx`
+/// computes it with `--h` = `h`: the 5-point stencil
+/// (−y[j+h] + 8y[j+h/2] − 8y[j−h/2] + y[j−h]) / (6·h·ds), i.e. inner offset h/2 and outer
+/// offset h (not 2h), so the slope at j reads the curve within ±h grid points. An odd `h` uses
+/// the inner offset ⌊h/2⌋ and the outer 2⌊h/2⌋ (the code would mix ⌊h/2⌋ with h, which is not
+/// a derivative estimate).
+///
+/// Near the ends the code shrinks the reach to h' = min(h, j, n−1−j); here h' is rounded down
+/// to even for the same reason; below 2 the code's forward difference (j < 2) or central
+/// difference (the other end) is used. The code returns no slope for the last grid point (its result has n−1 entries); here
+/// it gets the one-sided difference, and [`bisect`] never picks it on a slope (see
+/// [`equal_slope`]).
 pub fn derivative(y: &[f64], ds: f64, h: usize) -> Vec<f64> {
     let n = y.len();
-    let h = h.max(1);
+    let half = (h / 2).max(1);
     (0..n)
         .map(|j| {
-            if j >= 2 * h && j + 2 * h < n {
-                (-y[j + 2 * h] + 8.0 * y[j + h] - 8.0 * y[j - h] + y[j - 2 * h])
-                    / (12.0 * h as f64 * ds)
+            let reach_half = half.min(j / 2).min((n - 1 - j) / 2);
+            if reach_half >= 1 {
+                let (a, b) = (reach_half, 2 * reach_half);
+                (-y[j + b] + 8.0 * y[j + a] - 8.0 * y[j - a] + y[j - b]) / (12.0 * a as f64 * ds)
+            } else if n < 2 {
+                0.0
+            } else if j < 2 && j + 1 < n {
+                (y[j + 1] - y[j]) / ds
+            } else if j == n - 1 {
+                (y[n - 1] - y[n - 2]) / ds
             } else {
-                let lo = j.saturating_sub(h);
-                let hi = (j + h).min(n - 1);
-                if hi == lo {
-                    0.0
-                } else {
-                    (y[hi] - y[lo]) / ((hi - lo) as f64 * ds)
-                }
+                (y[j + 1] - y[j - 1]) / (2.0 * ds)
             }
         })
         .collect()
 }
 
-/// Each layer's allowed grid point whose slope is closest to `lambda` (ties: the lower
-/// sparsity).
+/// The grid points a slope may select: all but the last (LPViT's derivative has no entry
+/// for s = 1).
+fn candidates(d: &[f64]) -> std::ops::Range<usize> {
+    0..d.len().saturating_sub(1).max(1)
+}
+
+/// Each layer's grid point whose slope is closest to `lambda` (ties: the lower sparsity),
+/// chosen over the whole grid and then capped at the layer's sparsest allowed point, as
+/// LPViT's `pareto_condition` picks argmin |δ′ − λ| and then takes min(1 − min_sp, s).
+/// (Choosing only among allowed points instead would move a layer whose matching slope lies
+/// beyond the cap to some unrelated allowed point with a similar slope.)
 fn equal_slope(slopes: &[Vec<f64>], layers: &[LayerCost], lambda: f64) -> Vec<usize> {
     slopes
         .iter()
         .zip(layers)
         .map(|(d, l)| {
-            let allowed = || d.iter().enumerate().filter(|(j, _)| l.allowed[*j]);
-            let (lo, hi) = allowed().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, &x)| {
-                (a.min(x), b.max(x))
-            });
+            let (lo, hi) = d[candidates(d)]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
             // Outside the slopes' range the closest slope is the extreme one; compared
             // directly (with a huge λ, |d − λ| would round to one value for every d).
             let target = lambda.clamp(lo, hi);
             let mut best = (f64::INFINITY, 0);
-            for (j, &dj) in allowed() {
-                let gap = (dj - target).abs();
+            for j in candidates(d) {
+                let gap = (d[j] - target).abs();
                 if gap < best.0 {
                     best = (gap, j);
                 }
             }
-            best.1
+            // The cap: the sparsest allowed point at or below the choice.
+            (0..=best.1).rev().find(|&j| l.allowed[j]).unwrap_or(0)
         })
         .collect()
 }
@@ -116,13 +137,7 @@ pub fn bisect(layers: &[LayerCost], ds: f64, h: usize, budget_units: u64) -> Opt
     let at = |lambda: f64| Allocation::of(layers, equal_slope(&slopes, layers, lambda));
     let (mut lo, mut hi) = slopes
         .iter()
-        .zip(layers)
-        .flat_map(|(d, l)| {
-            d.iter()
-                .zip(&l.allowed)
-                .filter(|(_, a)| **a)
-                .map(|(x, _)| *x)
-        })
+        .flat_map(|d| d[candidates(d)].iter().copied())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
             (a.min(x), b.max(x))
         });
@@ -277,13 +292,63 @@ mod tests {
     fn derivative_of_a_quadratic_is_exact_inside() {
         let y: Vec<f64> = (0..101).map(|j| (j as f64 / 100.0).powi(2)).collect();
         let d = derivative(&y, 0.01, 4);
-        for j in 8..93 {
+        for j in 2..100 {
             assert!(
                 (d[j] - 2.0 * j as f64 / 100.0).abs() < 1e-9,
                 "j={j}: {}",
                 d[j]
             );
         }
+    }
+
+    /// LPViT's `derivative_approx` at an interior point, written from its formula:
+    /// (−y[i+h] + 8y[i+h/2] − 8y[i−h/2] + y[i−h]) / (6·(x[i+h] − x[i])).
+    fn lpvit_stencil(y: &[f64], i: usize, h: usize, ds: f64) -> f64 {
+        (-y[i + h] + 8.0 * y[i + h / 2] - 8.0 * y[i - h / 2] + y[i - h]) / (6.0 * h as f64 * ds)
+    }
+
+    #[test]
+    fn derivative_is_lpvits_stencil_reaching_h_grid_points() {
+        let mut rng = compbench_core::seed::Rng::new(3);
+        let y: Vec<f64> = (0..101).map(|_| rng.normal() as f64).collect();
+        for h in [4, 10] {
+            let d = derivative(&y, 0.01, h);
+            for j in h..=100 - h {
+                let want = lpvit_stencil(&y, j, h, 0.01);
+                assert!((d[j] - want).abs() < 1e-9 * (1.0 + want.abs()), "h={h} j={j}");
+            }
+        }
+        // A bump just outside ±h does not move the slope; one at +h does.
+        let mut bump = vec![0.0; 101];
+        bump[50 + 5] = 1.0;
+        assert_eq!(derivative(&bump, 0.01, 4)[50], 0.0);
+        bump[50 + 4] = 1.0;
+        assert!(derivative(&bump, 0.01, 4)[50] < 0.0);
+        // The code's forward difference at the first two points.
+        let d = derivative(&y, 0.01, 4);
+        assert!((d[1] - (y[2] - y[1]) / 0.01).abs() < 1e-9);
+    }
+
+    #[test]
+    fn equal_slope_caps_the_matching_point_instead_of_searching_the_allowed_ones() {
+        // Slopes 0, 1, 5, 2, 3 and the last two points not allowed. For λ = 3 the matching
+        // slope is at point 3 (|2 − 3| = 1; the last point has no slope in LPViT's code), so
+        // the layer takes the sparsest allowed point, 2, as min(1 − min_sp, s) does; among
+        // the allowed points alone the closest slopes (1 and 5) would tie and give point 1.
+        let layer = LayerCost {
+            cost: vec![0.0; 5],
+            units: vec![4, 3, 2, 1, 0],
+            allowed: vec![true, true, true, false, false],
+        };
+        let slopes = vec![vec![0.0, 1.0, 5.0, 2.0, 3.0]];
+        assert_eq!(equal_slope(&slopes, &[layer.clone()], 3.0), vec![2]);
+        assert_eq!(equal_slope(&slopes, &[layer.clone()], 0.9), vec![1]);
+        // The last point's slope (3.0) is never matched, even when the point is allowed.
+        let all = LayerCost {
+            allowed: vec![true; 5],
+            ..layer
+        };
+        assert_eq!(equal_slope(&slopes, &[all], 3.0), vec![3]);
     }
 
     #[test]

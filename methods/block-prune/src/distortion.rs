@@ -10,7 +10,11 @@
 //!
 //! Both are recomputed from Δ at every grid point. LPViT's code updates term 2 incrementally
 //! between grid points with the *current* Δ where the identity needs the previous one; that
-//! bug is deliberately not reproduced.
+//! bug is not reproduced by default. [`rank1_as_coded`] computes the code's recurrence as an
+//! ablation (`rank1_update: as-coded`), to test whether the bug changes the allocation: with
+//! ΔΔ_d = Δ_d − Δ_{d−1}, the code's increment ½(ΔΔ_d + 2Δ_d)ᵀ g (gᵀΔΔ_d) exceeds the exact
+//! one by (gᵀΔΔ_d)², so its term 2 is the exact one plus Σ_{d'≤d} (gᵀΔΔ_{d'})², a
+//! non-decreasing sum over the slices pruned at each grid step.
 //!
 //! Curves are then smoothed by a bias-corrected EMA (TensorBoard's, as LPViT's `--smooth`).
 
@@ -32,6 +36,8 @@ pub struct TaylorTerms {
     pub diag_fisher: f64,
     /// ½[(gᵀΔ)² + λ‖Δ‖²].
     pub rank1: f64,
+    /// Its damping part ½λ‖Δ‖² (diagnostic: how much of term 2 is the damping).
+    pub damping: f64,
 }
 
 /// The Taylor terms of pruning the elements where `keep` is false.
@@ -50,11 +56,83 @@ pub fn taylor_terms(w: &[f32], g: &[f32], keep: impl Fn(usize) -> bool) -> Taylo
     TaylorTerms {
         diag_fisher: diag / w.len().max(1) as f64,
         rank1: 0.5 * (gd * gd + FISHER_DAMPING * dd),
+        damping: 0.5 * FISHER_DAMPING * dd,
     }
 }
 
-/// δ(s) on `grid` for a layer whose blocks are pruned in `order` (see
-/// [`crate::blocks::prune_order`]): term 1, plus term 2 when `second_order`.
+/// Both Taylor terms on `grid` for a layer whose blocks are pruned in `order` (see
+/// [`crate::blocks::prune_order`]).
+pub fn taylor_curve(
+    grid: &BlockGrid,
+    w: &[f32],
+    g: &[f32],
+    order: &[usize],
+    sparsities: &[f64],
+) -> Vec<TaylorTerms> {
+    let block_of: Vec<usize> = (0..grid.k * grid.n)
+        .map(|i| grid.block_of(i / grid.n, i % grid.n))
+        .collect();
+    sparsities
+        .iter()
+        .map(|&s| {
+            let keep = block_mask(order, pruned_blocks(s, grid.num_blocks()));
+            taylor_terms(w, g, |i| keep[block_of[i]])
+        })
+        .collect()
+}
+
+/// Term 2 as LPViT's code accumulates it over the grid (its `hessian_deltaw` recurrence, bug
+/// included): 0 at the first grid point (nothing pruned), then at each step d > 0 with
+/// ΔΔ = Δ_d − Δ_{d−1} nonzero on the newly pruned elements N_d,
+/// term2_d = term2_{d−1} + ½[(gᵀΔΔ)(gᵀ(ΔΔ + 2Δ_d)) + λ Σ_{i∈N_d} (ΔΔ_i + 2Δ_{d,i})]
+/// (the code adds λ, not λ·ΔΔ_i, on N_d). An ablation; the exact term is [`TaylorTerms::rank1`].
+pub fn rank1_as_coded(
+    grid: &BlockGrid,
+    w: &[f32],
+    g: &[f32],
+    order: &[usize],
+    sparsities: &[f64],
+) -> Vec<f64> {
+    let block_of: Vec<usize> = (0..grid.k * grid.n)
+        .map(|i| grid.block_of(i / grid.n, i % grid.n))
+        .collect();
+    let mut out = Vec::with_capacity(sparsities.len());
+    let mut prev_keep: Option<Vec<bool>> = None;
+    let mut acc = 0.0f64;
+    for &s in sparsities {
+        let keep = block_mask(order, pruned_blocks(s, grid.num_blocks()));
+        if let Some(prev) = &prev_keep {
+            // Δ_d = −w where pruned; ΔΔ = −w where newly pruned (pruned sets are nested).
+            let (mut g_dd, mut g_d, mut damp) = (0.0f64, 0.0f64, 0.0f64);
+            for i in 0..w.len() {
+                let b = block_of[i];
+                if keep[b] {
+                    continue;
+                }
+                let d = -(w[i] as f64);
+                g_d += g[i] as f64 * d;
+                if prev[b] && d != 0.0 {
+                    g_dd += g[i] as f64 * d;
+                    damp += 3.0 * d; // ΔΔ_i + 2Δ_i with Δ_i = ΔΔ_i
+                }
+            }
+            acc += 0.5 * (g_dd * (g_dd + 2.0 * g_d) + FISHER_DAMPING * damp);
+        }
+        out.push(acc);
+        prev_keep = Some(keep);
+    }
+    out
+}
+
+/// δ(s) from the terms: term 1, plus term 2 when `second_order`.
+pub fn distortion_of(terms: &[TaylorTerms], second_order: bool) -> Vec<f64> {
+    terms
+        .iter()
+        .map(|t| t.diag_fisher + if second_order { t.rank1 } else { 0.0 })
+        .collect()
+}
+
+/// δ(s) on `grid` (see [`taylor_curve`], [`distortion_of`]).
 pub fn distortion_curve(
     grid: &BlockGrid,
     w: &[f32],
@@ -63,17 +141,7 @@ pub fn distortion_curve(
     sparsities: &[f64],
     second_order: bool,
 ) -> Vec<f64> {
-    let block_of: Vec<usize> = (0..grid.k * grid.n)
-        .map(|i| grid.block_of(i / grid.n, i % grid.n))
-        .collect();
-    sparsities
-        .iter()
-        .map(|&s| {
-            let keep = block_mask(order, pruned_blocks(s, grid.num_blocks()));
-            let t = taylor_terms(w, g, |i| keep[block_of[i]]);
-            t.diag_fisher + if second_order { t.rank1 } else { 0.0 }
-        })
-        .collect()
+    distortion_of(&taylor_curve(grid, w, g, order, sparsities), second_order)
 }
 
 /// Bias-corrected exponential moving average with decay `a` ∈ [0, 1): m_k = a·m_{k−1} +
@@ -201,11 +269,66 @@ mod tests {
                 d1 + d2
             );
         }
+        let terms = taylor_curve(&grid, &w, &g, &order, &sp);
+        for (j, &s) in sp.iter().enumerate() {
+            let keep = grid.element_mask(&block_mask(&order, pruned_blocks(s, grid.num_blocks())));
+            let dd: f64 = w
+                .iter()
+                .zip(&keep)
+                .filter(|(_, kp)| !**kp)
+                .map(|(&x, _)| (x as f64).powi(2))
+                .sum();
+            let want = 0.5 * FISHER_DAMPING * dd;
+            assert!((terms[j].damping - want).abs() <= 1e-12 * (1.0 + want), "s={s}");
+        }
         assert_eq!(with2[0], 0.0, "nothing pruned, no distortion");
         assert!(
             with2[10] > with2[5],
             "pruning everything costs more than half"
         );
+    }
+
+    #[test]
+    fn as_coded_rank1_is_the_exact_term_plus_the_squared_step_sums() {
+        let mut rng = Rng::new(11);
+        let (k, n) = (8, 12);
+        let w: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+        let g: Vec<f32> = (0..k * n).map(|_| rng.normal() * 0.1).collect();
+        let grid = BlockGrid::new(k, n, BlockShape { rows: 2, cols: 2 }).unwrap();
+        let order = prune_order(&block_scores(&grid, &w, Some(&g), Score::Taylor));
+        let sp = sparsity_grid(9);
+        let coded = rank1_as_coded(&grid, &w, &g, &order, &sp);
+        let exact = taylor_curve(&grid, &w, &g, &order, &sp);
+        let delta = |s: f64| -> Vec<f64> {
+            let keep = grid.element_mask(&block_mask(&order, pruned_blocks(s, grid.num_blocks())));
+            w.iter()
+                .zip(&keep)
+                .map(|(&x, &kp)| if kp { 0.0 } else { -(x as f64) })
+                .collect()
+        };
+        let dot = |a: &[f64]| a.iter().zip(&g).map(|(x, &y)| x * y as f64).sum::<f64>();
+        let (mut extra, mut coded_damping) = (0.0, 0.0);
+        assert_eq!(coded[0], 0.0);
+        for j in 1..sp.len() {
+            let (d, p) = (delta(sp[j]), delta(sp[j - 1]));
+            let dd: Vec<f64> = d.iter().zip(&p).map(|(a, b)| a - b).collect();
+            extra += dot(&dd).powi(2);
+            // The code adds λ (not λ·ΔΔ_i) on the newly pruned elements: ½λ Σ (ΔΔ_i + 2Δ_i).
+            coded_damping += 0.5
+                * FISHER_DAMPING
+                * dd.iter()
+                    .zip(&d)
+                    .filter(|(x, _)| **x != 0.0)
+                    .map(|(x, y)| x + 2.0 * y)
+                    .sum::<f64>();
+            let want = exact[j].rank1 - exact[j].damping + extra + coded_damping;
+            assert!(
+                (coded[j] - want).abs() <= 1e-9 * (1.0 + want.abs()),
+                "j={j}: {} vs {want}",
+                coded[j]
+            );
+        }
+        assert!(extra > 0.0, "some step pruned something");
     }
 
     #[test]

@@ -17,7 +17,10 @@ use crate::blocks::{
 };
 use crate::calib::{GradientObjective, calibration_gradients};
 use crate::deploy::deploy_layer;
-use crate::distortion::{distortion_curve, ema_smooth, pearson, sparsity_grid, spearman};
+use crate::distortion::{
+    TaylorTerms, distortion_of, ema_smooth, pearson, rank1_as_coded, sparsity_grid, spearman,
+    taylor_curve,
+};
 use crate::masks::{MaskHooks, Masks, apply_masks, mask_violations};
 use crate::power::{PowerSign, auto_beta, power_curve};
 
@@ -43,6 +46,12 @@ const PARAMS: &[ParamSpec] = &[
         "second_order",
         true,
         "add the rank-1 term ½[(gᵀΔ)² + λ‖Δ‖²] to the diagonal-Fisher distortion",
+    ),
+    ParamSpec::choice(
+        "rank1_update",
+        "exact",
+        &["exact", "as-coded"],
+        "term 2 recomputed from Δ at every grid point, or LPViT's incremental update with its bug (adds (gᵀΔΔ)² per grid step; an ablation)",
     ),
     ParamSpec::int(
         "block_rows",
@@ -86,10 +95,10 @@ const PARAMS: &[ParamSpec] = &[
     ),
     ParamSpec::float(
         "smooth",
-        0.3,
+        0.1,
         0.0,
         0.99,
-        "EMA decay of the distortion curves (0 = no smoothing)",
+        "EMA decay of the distortion curves (0 = no smoothing; LPViT's scripts pass --smooth 0.1)",
     ),
     ParamSpec::int(
         "fd_step",
@@ -123,6 +132,13 @@ const PARAMS: &[ParamSpec] = &[
         16,
         60000,
         "calibration images for g (at most 256 with --quick)",
+    ),
+    ParamSpec::int(
+        "calib_seed",
+        0,
+        0,
+        1_000_000,
+        "which calibration images: 0 = drawn with the method's seed (which differs by suite label); n > 0 = drawn with seed n, so entries with different labels (e.g. with and without KD) prune from the same g",
     ),
     ParamSpec::bool(
         "measure_distortion",
@@ -160,6 +176,7 @@ pub struct Settings {
     pub score: Score,
     pub uniform: bool,
     pub second_order: bool,
+    pub rank1_as_coded: bool,
     pub flops_kept: f64,
     pub power: Option<PowerSign>,
     pub power_beta: f64,
@@ -170,6 +187,7 @@ pub struct Settings {
     pub use_dp: bool,
     pub gradient: GradientObjective,
     pub calib_images: usize,
+    pub calib_seed: u64,
     pub measure_distortion: bool,
     pub measure_images: usize,
     pub finetune_epochs: usize,
@@ -190,6 +208,7 @@ impl Settings {
             },
             uniform: p.str("allocation") == "uniform",
             second_order: p.bool("second_order"),
+            rank1_as_coded: p.str("rank1_update") == "as-coded",
             flops_kept: p.float("flops_kept"),
             power: p.bool("power_term").then(|| match p.str("power_sign") {
                 "as-coded" => PowerSign::AsCoded,
@@ -206,6 +225,7 @@ impl Settings {
                 _ => GradientObjective::LabelFree,
             },
             calib_images: p.int("calib_images") as usize,
+            calib_seed: p.int("calib_seed") as u64,
             measure_distortion: p.bool("measure_distortion"),
             measure_images: p.int("measure_images") as usize,
             finetune_epochs: p.int("finetune_epochs") as usize,
@@ -404,7 +424,11 @@ impl Method for BlockPrune {
         } else {
             s.calib_images
         };
-        let calib = calibration_subset(&ctx.data.train, calib_n, derive(ctx.seed, &["calib"]));
+        let calib_seed = match s.calib_seed {
+            0 => derive(ctx.seed, &["calib"]),
+            n => derive(n, &["calib"]),
+        };
+        let calib = calibration_subset(&ctx.data.train, calib_n, calib_seed);
         let grads = if need_grad {
             log(&format!(
                 "block-prune: calibration gradient over {} images",
@@ -420,20 +444,41 @@ impl Method for BlockPrune {
         let ds = 1.0 / (plan.sparsities.len() - 1) as f64;
         let mut orders = Vec::new();
         let mut raw_curves = Vec::new();
+        let mut diag_curves = Vec::new();
+        let mut terms_at_half: Vec<TaylorTerms> = Vec::new();
         let mut costs = Vec::new();
-        let mut slopes = Vec::new();
         let mut powers = Vec::new();
         for (l, (w, _)) in plan.layers.iter().zip(&weights) {
             let g = grads.get(&l.info.name).map(Vec::as_slice);
             let order = prune_order(&block_scores(&l.grid, w, g, s.score));
-            let raw = match g {
-                Some(g) => {
-                    distortion_curve(&l.grid, w, g, &order, &plan.sparsities, s.second_order)
+            let terms = match g {
+                Some(g) => taylor_curve(&l.grid, w, g, &order, &plan.sparsities),
+                None => Vec::new(),
+            };
+            let (raw, diag) = if terms.is_empty() {
+                let zero = vec![0.0; plan.sparsities.len()];
+                (zero.clone(), zero)
+            } else {
+                terms_at_half.push(terms[plan.sparsities.len() / 2]);
+                // The curves' shape, for the report's evidence (rows only; tables hide
+                // `method_layer*` columns): both terms at s = 25 / 50 / 75 %.
+                for pct in [25usize, 50, 75] {
+                    let j = (pct * (plan.sparsities.len() - 1) + 50) / 100;
+                    let t = terms[j];
+                    metrics.insert(format!("layer{}_diag_s{pct}", l.info.index), t.diag_fisher);
+                    metrics.insert(format!("layer{}_rank1_s{pct}", l.info.index), t.rank1);
                 }
-                None => vec![0.0; plan.sparsities.len()],
+                let diag = distortion_of(&terms, false);
+                let raw = match g {
+                    Some(g) if s.second_order && s.rank1_as_coded => {
+                        let coded = rank1_as_coded(&l.grid, w, g, &order, &plan.sparsities);
+                        diag.iter().zip(coded).map(|(d, r)| d + r).collect()
+                    }
+                    _ => distortion_of(&terms, s.second_order),
+                };
+                (raw, diag)
             };
             let smooth = ema_smooth(&raw, s.smooth);
-            slopes.push(allocate::derivative(&smooth, ds, s.fd_step));
             powers.push(power_curve(
                 &l.kept,
                 &plan.sparsities,
@@ -443,7 +488,25 @@ impl Method for BlockPrune {
             ));
             orders.push(order);
             raw_curves.push(raw);
+            diag_curves.push(diag);
             costs.push(smooth);
+        }
+
+        // How the two Taylor terms compare at s = 0.5 (medians over layers): term 2 over
+        // term 1, and the share of term 2 that is the damping ½λ‖Δ‖². λ is a fixed 1e-7 while
+        // (gᵀΔ)² scales with g², so this balance depends on the scale of g.
+        if !terms_at_half.is_empty() {
+            let ratio = |f: &dyn Fn(&TaylorTerms) -> f64| {
+                median(terms_at_half.iter().map(f).filter(|x| x.is_finite()).collect())
+            };
+            metrics.insert(
+                "rank1_over_diag".into(),
+                ratio(&|t: &TaylorTerms| t.rank1 / t.diag_fisher),
+            );
+            metrics.insert(
+                "damping_share".into(),
+                ratio(&|t: &TaylorTerms| t.damping / t.rank1),
+            );
         }
 
         // 4. Allocation.
@@ -451,9 +514,15 @@ impl Method for BlockPrune {
             None => 0.0,
             Some(_) if s.power_beta > 0.0 => s.power_beta,
             Some(_) => {
+                // LPViT's recalc_lamda_power differentiates both curves with h = 10,
+                // whatever --h is.
+                let slopes: Vec<Vec<f64>> = costs
+                    .iter()
+                    .map(|c| allocate::derivative(c, ds, BETA_FD_STEP))
+                    .collect();
                 let p_slopes: Vec<Vec<f64>> = powers
                     .iter()
-                    .map(|p| allocate::derivative(p, ds, s.fd_step))
+                    .map(|p| allocate::derivative(p, ds, BETA_FD_STEP))
                     .collect();
                 auto_beta(&slopes, &p_slopes)
             }
@@ -538,6 +607,7 @@ impl Method for BlockPrune {
                 &weights,
                 &orders,
                 &raw_curves,
+                &diag_curves,
                 &chosen,
                 &network,
             )?;
@@ -601,6 +671,23 @@ impl Method for BlockPrune {
     }
 }
 
+/// The finite-difference step LPViT's code uses for β (`recalc_lamda_power`, h = 10).
+const BETA_FD_STEP: usize = 10;
+
+/// The median (0 for no values).
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
 /// Sparsities at which each layer's distortion is measured for the correlation.
 const MEASURE_AT: [f64; 3] = [0.25, 0.5, 0.75];
 
@@ -616,6 +703,7 @@ fn measure(
     weights: &[(Vec<f32>, Option<Vec<f32>>)],
     orders: &[Vec<usize>],
     raw_curves: &[Vec<f64>],
+    diag_curves: &[Vec<f64>],
     chosen: &Allocation,
     pruned: &Network,
 ) -> Result<BTreeMap<String, f64>, MethodError> {
@@ -655,7 +743,7 @@ fn measure(
             .map(|(&x, &k)| if k { x } else { 0.0 })
             .collect::<Vec<f32>>()
     };
-    let (mut predicted, mut measured) = (Vec::new(), Vec::new());
+    let (mut predicted, mut predicted_diag, mut measured) = (Vec::new(), Vec::new(), Vec::new());
     let mut single_sum = 0.0;
     for (i, l) in plan.layers.iter().enumerate() {
         let (w, b) = &weights[i];
@@ -669,6 +757,7 @@ fn measure(
                 b,
             )?;
             predicted.push(raw_curves[i][j]);
+            predicted_diag.push(diag_curves[i][j]);
             measured.push(dist(&deployed));
         }
         let j = chosen.choice[i];
@@ -688,6 +777,11 @@ fn measure(
         spearman(&predicted, &measured),
     );
     m.insert("distortion_pearson".into(), pearson(&predicted, &measured));
+    // The same with term 1 alone: whether the rank-1 term helps the proxy track the output.
+    m.insert(
+        "distortion_spearman_term1".into(),
+        spearman(&predicted_diag, &measured),
+    );
     m.insert("joint_distortion".into(), joint);
     if single_sum > 0.0 {
         m.insert("additivity_ratio".into(), joint / single_sum);
