@@ -7,7 +7,8 @@
 //! * [`curve`]: the f32 evaluators the kernels run (PWL table, Horner polynomial, x², Softermax's
 //!   2^x), each with a plain loop and an AVX2 loop that agree bit for bit;
 //! * [`ibert`]: I-BERT's integer-only i-exp, i-GELU, i-sqrt, softmax and LayerNorm with the
-//!   published constants and scale handling;
+//!   published constants and scale handling: per-row scalar references, and [`ibert::fast`], the
+//!   same arithmetic in loops the compiler vectorizes (AVX2 when present), bit-identical;
 //! * [`kernel`]: [`kernel::ApproxKernel`], the `NonlinearKernel` built from an implementation
 //!   choice and the op's calibrated input statistics (softmax and LayerNorm composed from exp,
 //!   reciprocal and inverse-square-root approximations, NN-LUT style);
@@ -18,7 +19,8 @@
 //! Invariants: a kernel's output for a row depends only on that row and on constants fixed at
 //! calibration (the deployed graph runs row chunks in parallel); integer kernels are
 //! deterministic integer arithmetic; `ApproxKernel::run(.., simd = true)` and `(.., false)`
-//! give identical bits.
+//! give identical bits (the approximate softmax and LayerNorm sum in eight fixed lanes on both
+//! paths, `kernel::lane_sum`).
 
 pub mod bench;
 pub mod curve;
