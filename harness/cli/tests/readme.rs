@@ -36,6 +36,10 @@ const NOT_RUN_HERE: &[(&str, &str)] = &[
         "compbench bench kernels",
         "a timing run that loads every core for tens of seconds",
     ),
+    (
+        "compbench bench models",
+        "compresses every model of the lut-dla suite (quick recipes) before timing: minutes",
+    ),
     ("compbench data fetch", "unpacks the dataset into ./data"),
     (
         "compbench results merge",
