@@ -153,7 +153,11 @@ fn main() -> anyhow::Result<()> {
         let dt = fastest(reps, || {
             std::hint::black_box(dense.forward(&x, batch));
         });
-        println!("dense total {:.3} ms (nodes: {:.3} ms)", dt * 1e3, d.iter().map(|r| r.1).sum::<f64>() * 1e3);
+        println!(
+            "dense total {:.3} ms (nodes: {:.3} ms)",
+            dt * 1e3,
+            d.iter().map(|r| r.1).sum::<f64>() * 1e3
+        );
         for (l, t) in &d {
             println!("  {:40} {:9.3} ms", l, t * 1e3);
         }

@@ -315,7 +315,10 @@ mod tests {
             let d = derivative(&y, 0.01, h);
             for j in h..=100 - h {
                 let want = lpvit_stencil(&y, j, h, 0.01);
-                assert!((d[j] - want).abs() < 1e-9 * (1.0 + want.abs()), "h={h} j={j}");
+                assert!(
+                    (d[j] - want).abs() < 1e-9 * (1.0 + want.abs()),
+                    "h={h} j={j}"
+                );
             }
         }
         // A bump just outside ±h does not move the slope; one at +h does.

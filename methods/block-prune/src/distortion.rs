@@ -279,7 +279,10 @@ mod tests {
                 .map(|(&x, _)| (x as f64).powi(2))
                 .sum();
             let want = 0.5 * FISHER_DAMPING * dd;
-            assert!((terms[j].damping - want).abs() <= 1e-12 * (1.0 + want), "s={s}");
+            assert!(
+                (terms[j].damping - want).abs() <= 1e-12 * (1.0 + want),
+                "s={s}"
+            );
         }
         assert_eq!(with2[0], 0.0, "nothing pruned, no distortion");
         assert!(

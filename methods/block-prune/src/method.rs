@@ -497,7 +497,13 @@ impl Method for BlockPrune {
         // (gᵀΔ)² scales with g², so this balance depends on the scale of g.
         if !terms_at_half.is_empty() {
             let ratio = |f: &dyn Fn(&TaylorTerms) -> f64| {
-                median(terms_at_half.iter().map(f).filter(|x| x.is_finite()).collect())
+                median(
+                    terms_at_half
+                        .iter()
+                        .map(f)
+                        .filter(|x| x.is_finite())
+                        .collect(),
+                )
             };
             metrics.insert(
                 "rank1_over_diag".into(),

@@ -362,6 +362,14 @@ fn calib_seed_fixes_the_calibration_images_across_method_seeds() {
             .clone();
         out.metrics[&key]
     };
-    assert_eq!(diag_at_half(1, 7), diag_at_half(2, 7), "same calib_seed, same g");
-    assert_ne!(diag_at_half(1, 0), diag_at_half(2, 0), "method seeds draw different images");
+    assert_eq!(
+        diag_at_half(1, 7),
+        diag_at_half(2, 7),
+        "same calib_seed, same g"
+    );
+    assert_ne!(
+        diag_at_half(1, 0),
+        diag_at_half(2, 0),
+        "method seeds draw different images"
+    );
 }

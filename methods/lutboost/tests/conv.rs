@@ -15,7 +15,17 @@ use compbench_nn::kernels::im2col_nhwc;
 /// edge cases: widths below, at and just above one 8-lane group, no padding, a 1×1 kernel,
 /// sub-vectors straddling channels (v = 4 of 9 taps) or one channel's patch (v = 9), c not a
 /// multiple of 8, batches that leave a partial chunk of images.
-const CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+const CASES: &[(
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+)] = &[
     (19, 14, 14, 32, 64, 3, 1, 4, 16),
     (3, 14, 14, 32, 64, 3, 1, 9, 16),
     (5, 7, 9, 4, 5, 3, 1, 2, 32),

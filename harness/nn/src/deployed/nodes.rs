@@ -313,7 +313,11 @@ impl Node {
                     }
                     None => {
                         let mut out = vec![0.0; b * ho * wo * c.geom.out_channels];
-                        if !c.gemm.kernel.conv_nhwc(&act.data, b, h, w, &c.geom, &mut out) {
+                        if !c
+                            .gemm
+                            .kernel
+                            .conv_nhwc(&act.data, b, h, w, &c.geom, &mut out)
+                        {
                             conv_in_chunks(c, &act.data, b, h, w, &mut out);
                         }
                         out

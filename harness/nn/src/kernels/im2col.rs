@@ -38,7 +38,8 @@ pub fn im2col_nhwc(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom, ou
     let avx2 = has_avx2();
     // Rows in (b, oy, ox) order, counted rather than divided out of the row index (three
     // integer divisions per row cost more than a 9-value row's copy).
-    let coords = (0..batch).flat_map(|b| (0..ho).flat_map(move |oy| (0..wo).map(move |ox| (b, oy, ox))));
+    let coords =
+        (0..batch).flat_map(|b| (0..ho).flat_map(move |oy| (0..wo).map(move |ox| (b, oy, ox))));
     for (row, (b, oy, ox)) in out.chunks_exact_mut(kdim).zip(coords) {
         let (y0, x0) = (
             (oy * g.stride) as isize - pad,

@@ -108,7 +108,11 @@ pub fn conv_nhwc(
     let n = l.table.n;
     let per_in = h * w * g.in_channels;
     assert_eq!(x.len(), batch * per_in, "input must be [batch, h, w, cin]");
-    assert_eq!(out.len(), batch * rows_img * n, "out must be [batch·Ho·Wo, n]");
+    assert_eq!(
+        out.len(),
+        batch * rows_img * n,
+        "out must be [batch·Ho·Wo, n]"
+    );
     if batch == 0 || n == 0 {
         return true;
     }
@@ -190,8 +194,7 @@ fn encode_image(
 
 /// Encodes 8 rows at once: lane i's coordinate k is at `src + koff[k] + i`; writes the codes of
 /// rows `row0 .. row0 + lanes` into blocked `codes` (`[(row/32)·nc + s]·32 + row % 32`).
-pub(crate) type LanesEncoder =
-    unsafe fn(&Encoder, *const f32, &[usize], usize, usize, &mut [u8]);
+pub(crate) type LanesEncoder = unsafe fn(&Encoder, *const f32, &[usize], usize, usize, &mut [u8]);
 
 /// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2
 /// and one is compiled for `v` (2, 4, 8, 9).

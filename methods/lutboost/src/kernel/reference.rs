@@ -40,29 +40,29 @@ pub(crate) fn accumulate_inline(
     let task = |(task, rows): (usize, &mut [f32])| {
         let r0 = task * ROWS_PER_TASK;
         match &t.data {
-                TableData::F32(tab) => {
-                    for (i, o) in rows.chunks_exact_mut(n).enumerate() {
-                        o.fill(0.0);
-                        for s in 0..nc {
-                            let j = codes.get(r0 + i, s) as usize;
-                            let tr = &tab[(s * c + j) * n..(s * c + j + 1) * n];
-                            for (a, &x) in o.iter_mut().zip(tr) {
-                                *a += x;
-                            }
-                        }
-                        for (idx, a) in o.iter_mut().enumerate() {
-                            *a += bias.map_or(0.0, |b| b[idx]);
+            TableData::F32(tab) => {
+                for (i, o) in rows.chunks_exact_mut(n).enumerate() {
+                    o.fill(0.0);
+                    for s in 0..nc {
+                        let j = codes.get(r0 + i, s) as usize;
+                        let tr = &tab[(s * c + j) * n..(s * c + j + 1) * n];
+                        for (a, &x) in o.iter_mut().zip(tr) {
+                            *a += x;
                         }
                     }
+                    for (idx, a) in o.iter_mut().enumerate() {
+                        *a += bias.map_or(0.0, |b| b[idx]);
+                    }
                 }
-                TableData::I8 { q, scale, .. } => {
-                    int_rows(q, scale, bias, codes, r0, nc, c, n, rows)
-                }
-                TableData::I16 { q, scale } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
             }
+            TableData::I8 { q, scale, .. } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
+            TableData::I16 { q, scale } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
+        }
     };
     if parallel {
-        out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
+        out.par_chunks_mut(ROWS_PER_TASK * n)
+            .enumerate()
+            .for_each(task);
     } else {
         out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
     }

@@ -71,8 +71,7 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx2") {
-                if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
-                {
+                if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
                     return Isa::Vnni;
                 }
                 return Isa::Avx2;
