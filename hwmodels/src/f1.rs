@@ -44,7 +44,7 @@
 use compbench_core::params::ParamSpec;
 use compbench_core::{HeCost, HwDesign, HwModelEntry, HwReport, Layer, ParamError, Params, Workload};
 
-use crate::he_cpu::eval_encrypted;
+use crate::he_cpu::{eval_encrypted, eval_he_layer};
 
 pub static F1_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("clusters", 16, 1, 1024, "compute clusters"),
@@ -241,24 +241,7 @@ impl F1Design {
 
 impl HwDesign for F1Design {
     fn eval_layer(&self, layer: &Layer) -> HwReport {
-        match layer.as_gemm() {
-            Some(g) => match &g.he {
-                Some(c) => self.price(
-                    c,
-                    layer.repeats as f64 * c.units(g.m) as f64,
-                    layer.repeats as f64 * g.macs() as f64,
-                ),
-                None => {
-                    let mut r = HwReport::zero(f64::NAN);
-                    r.latency_s = f64::NAN;
-                    r.energy_pj = f64::NAN;
-                    r.cycles = f64::NAN;
-                    r.macs = f64::NAN;
-                    r
-                }
-            },
-            None => HwReport::zero(self.area_um2),
-        }
+        eval_he_layer(layer, self.area_um2, |c, units, macs| self.price(c, units, macs))
     }
 
     fn area_um2(&self) -> f64 {

@@ -126,17 +126,6 @@ pub struct HeCpuDesign {
     pub clock_hz: f64,
 }
 
-fn nan_report() -> HwReport {
-    let mut r = HwReport::zero(f64::NAN);
-    r.cycles = f64::NAN;
-    r.latency_s = f64::NAN;
-    r.energy_pj = f64::NAN;
-    r.power_w = f64::NAN;
-    r.utilization = f64::NAN;
-    r.macs = f64::NAN;
-    r
-}
-
 impl HeCpuDesign {
     pub fn from_params(p: &Params) -> Result<HeCpuDesign, ParamError> {
         let p = Params::resolve(HE_CPU_PARAMS, &p.0)?;
@@ -163,7 +152,7 @@ impl HeCpuDesign {
     /// The report of `units` units of `c`, or NaN when the calibration lacks its point.
     pub fn price(&self, c: &HeCost, units: f64, macs: f64) -> HwReport {
         let Some(row) = self.calibration.row(c.poly_degree, c.log_q) else {
-            return nan_report();
+            return HwReport::not_applicable();
         };
         let (s, by_op) = unit_seconds(c, row);
         let mut r = HwReport::zero(self.area_um2);
@@ -182,18 +171,7 @@ impl HeCpuDesign {
 
 impl HwDesign for HeCpuDesign {
     fn eval_layer(&self, layer: &Layer) -> HwReport {
-        match layer.as_gemm() {
-            Some(g) => match &g.he {
-                Some(c) => self.price(
-                    c,
-                    layer.repeats as f64 * c.units(g.m) as f64,
-                    layer.repeats as f64 * g.macs() as f64,
-                ),
-                None => nan_report(),
-            },
-            // Priced inside the next encrypted GEMM's counts (see the module docs).
-            None => HwReport::zero(self.area_um2),
-        }
+        eval_he_layer(layer, self.area_um2, |c, units, macs| self.price(c, units, macs))
     }
 
     fn area_um2(&self) -> f64 {
@@ -211,6 +189,27 @@ impl HwDesign for HeCpuDesign {
     }
 }
 
+/// The shared `eval_layer` of the HE models: an encrypted GEMM priced by `price(cost, units,
+/// macs)` over its repeats, a plaintext GEMM not applicable, and other layers free (they are
+/// priced inside the next encrypted GEMM's counts, see the module docs).
+pub fn eval_he_layer(
+    layer: &Layer,
+    area_um2: f64,
+    price: impl Fn(&HeCost, f64, f64) -> HwReport,
+) -> HwReport {
+    match layer.as_gemm() {
+        Some(g) => match &g.he {
+            Some(c) => price(
+                c,
+                layer.repeats as f64 * c.units(g.m) as f64,
+                layer.repeats as f64 * g.macs() as f64,
+            ),
+            None => HwReport::not_applicable(),
+        },
+        None => HwReport::zero(area_um2),
+    }
+}
+
 /// The shared `eval` of the HE models: NaN unless the workload has encrypted layers, then the
 /// layers one after another.
 pub fn eval_encrypted(d: &dyn HwDesign, workload: &Workload) -> HwReport {
@@ -219,7 +218,7 @@ pub fn eval_encrypted(d: &dyn HwDesign, workload: &Workload) -> HwReport {
         .iter()
         .any(|l| l.as_gemm().is_some_and(|g| g.he.is_some()))
     {
-        return nan_report();
+        return HwReport::not_applicable();
     }
     let mut total = HwReport::zero(d.area_um2());
     for layer in &workload.layers {

@@ -99,14 +99,7 @@ pub trait HwDesign: Send + Sync {
                 .iter()
                 .any(|l| l.as_gemm().is_some_and(|g| g.he.is_some()))
         {
-            let mut r = HwReport::zero(f64::NAN);
-            r.cycles = f64::NAN;
-            r.latency_s = f64::NAN;
-            r.energy_pj = f64::NAN;
-            r.power_w = f64::NAN;
-            r.utilization = f64::NAN;
-            r.macs = f64::NAN;
-            return r;
+            return HwReport::not_applicable();
         }
         let mut total = HwReport::zero(self.area_um2());
         for layer in &workload.layers {
@@ -216,6 +209,20 @@ impl HwReport {
             area_breakdown: Breakdown::new(),
             counts: Breakdown::new(),
             peak_macs_per_cycle: 0.0,
+        }
+    }
+
+    /// The report of a design that does not apply to the workload (a plaintext design on an
+    /// encrypted one, or the reverse): every figure NaN, which tables show as "not priced".
+    pub fn not_applicable() -> HwReport {
+        HwReport {
+            cycles: f64::NAN,
+            latency_s: f64::NAN,
+            energy_pj: f64::NAN,
+            power_w: f64::NAN,
+            utilization: f64::NAN,
+            macs: f64::NAN,
+            ..HwReport::zero(f64::NAN)
         }
     }
 

@@ -344,8 +344,14 @@ mod tests {
             allowed: vec![true, true, true, false, false],
         };
         let slopes = vec![vec![0.0, 1.0, 5.0, 2.0, 3.0]];
-        assert_eq!(equal_slope(&slopes, &[layer.clone()], 3.0), vec![2]);
-        assert_eq!(equal_slope(&slopes, &[layer.clone()], 0.9), vec![1]);
+        assert_eq!(
+            equal_slope(&slopes, std::slice::from_ref(&layer), 3.0),
+            vec![2]
+        );
+        assert_eq!(
+            equal_slope(&slopes, std::slice::from_ref(&layer), 0.9),
+            vec![1]
+        );
         // The last point's slope (3.0) is never matched, even when the point is allowed.
         let all = LayerCost {
             allowed: vec![true; 5],

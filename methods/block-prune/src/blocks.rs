@@ -60,6 +60,13 @@ impl BlockGrid {
         (k / self.shape.cols) * self.blocks_n() + n / self.shape.rows
     }
 
+    /// The block of each stored element, in element order (K×N row-major).
+    pub fn element_blocks(&self) -> Vec<usize> {
+        (0..self.k * self.n)
+            .map(|i| self.block_of(i / self.n, i % self.n))
+            .collect()
+    }
+
     /// Sum of `f(element index)` over each block, in block order.
     fn block_sums(&self, f: impl Fn(usize) -> f64) -> Vec<f64> {
         let mut out = vec![0.0; self.num_blocks()];

@@ -50,6 +50,10 @@ pub fn deploy_layer(
     )
 }
 
+/// What the report must know about the deployed kernel.
+pub const KERNEL_NOTE: &str = "deployed layers run the block-sparse f32 GEMM (zero blocks \
+skipped); measured CPU latency includes the dense attention, LayerNorm, softmax and GELU";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,7 +80,3 @@ mod tests {
         assert_eq!(out, vec![2.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
     }
 }
-
-/// What the report must know about the deployed kernel.
-pub const KERNEL_NOTE: &str = "deployed layers run the block-sparse f32 GEMM (zero blocks \
-skipped); measured CPU latency includes the dense attention, LayerNorm, softmax and GELU";

@@ -69,9 +69,7 @@ pub fn taylor_curve(
     order: &[usize],
     sparsities: &[f64],
 ) -> Vec<TaylorTerms> {
-    let block_of: Vec<usize> = (0..grid.k * grid.n)
-        .map(|i| grid.block_of(i / grid.n, i % grid.n))
-        .collect();
+    let block_of = grid.element_blocks();
     sparsities
         .iter()
         .map(|&s| {
@@ -93,9 +91,7 @@ pub fn rank1_as_coded(
     order: &[usize],
     sparsities: &[f64],
 ) -> Vec<f64> {
-    let block_of: Vec<usize> = (0..grid.k * grid.n)
-        .map(|i| grid.block_of(i / grid.n, i % grid.n))
-        .collect();
+    let block_of = grid.element_blocks();
     let mut out = Vec::with_capacity(sparsities.len());
     let mut prev_keep: Option<Vec<bool>> = None;
     let mut acc = 0.0f64;

@@ -80,6 +80,8 @@ impl TreeEncoder {
         let thr = &self.thresholds[s * (self.c() - 1)..(s + 1) * (self.c() - 1)];
         let mut node = 0usize;
         for (t, &d) in dims.iter().enumerate() {
+            // Not `>=`: a NaN input goes right, as the reference encoder sends it.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
             let right = !(xs[d as usize] < thr[(1 << t) - 1 + node]);
             node = 2 * node + right as usize;
         }
@@ -235,15 +237,16 @@ pub fn split_threshold(values: &mut [f32]) -> f32 {
         (a < t && t <= b).then_some(t)
     };
     for off in 0..gaps {
-        if mid + off < gaps {
-            if let Some(t) = try_gap(mid + off) {
-                return t;
-            }
+        if mid + off < gaps
+            && let Some(t) = try_gap(mid + off)
+        {
+            return t;
         }
-        if off > 0 && off <= mid {
-            if let Some(t) = try_gap(mid - off) {
-                return t;
-            }
+        if off > 0
+            && off <= mid
+            && let Some(t) = try_gap(mid - off)
+        {
+            return t;
         }
     }
     round_to_f16(values[0])

@@ -84,7 +84,7 @@ impl Moments {
 /// cells `0..j` with `s` lines; each candidate segment's error comes from prefix moments in
 /// O(1), so the fit is O(segments · cells²).
 pub fn fit_pwl(f: impl Fn(f64) -> f64, lo: f64, hi: f64, segments: usize) -> PwlFit {
-    assert!(hi > lo && segments >= 1 && segments <= GRID_CELLS);
+    assert!(hi > lo && (1..=GRID_CELLS).contains(&segments));
     let g = GRID_CELLS;
     let n = g * SAMPLES_PER_CELL;
     let step = (hi - lo) / n as f64;

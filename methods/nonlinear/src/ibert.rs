@@ -17,6 +17,7 @@ pub const EXP_A: f64 = 0.358_151_47;
 pub const EXP_B_OVER_A: f64 = 0.969_632_38 / 0.358_151_47;
 pub const EXP_C_OVER_A: f64 = 1.0 / 0.358_151_47;
 /// The range-reduction constant x0 = −ln 2 (as published, to 4 digits).
+#[allow(clippy::approx_constant)] // I-BERT's published constant, not LN_2
 pub const EXP_X0: f64 = -0.6931;
 /// Shift budget n = 30: inputs below n·x0 saturate.
 pub const EXP_N: i32 = 30;
@@ -24,6 +25,7 @@ pub const EXP_N: i32 = 30;
 pub const ERF_A: f64 = -0.2888;
 pub const ERF_B: f64 = -1.769;
 /// GELU's 1/√2 as I-BERT's code writes it (k = 1.4142).
+#[allow(clippy::approx_constant)] // I-BERT's published constant, not SQRT_2
 pub const GELU_K: f64 = 1.4142;
 /// i-erf's output right shift (the reference's overflow guard, `const = 14`).
 pub const ERF_SHIFT: u32 = 14;

@@ -166,7 +166,7 @@ pub fn build(
         }
         (Approx::Ibert { bits }, K::Relu) => Body::IntRelu(IntRelu::new(max_abs, bits)),
         (Approx::Softermax, K::Softmax) => Body::Softermax,
-        (_, K::Gelu) => Body::Elementwise(curve(approx, |x| exact_gelu(x), lo, hi)),
+        (_, K::Gelu) => Body::Elementwise(curve(approx, exact_gelu, lo, hi)),
         (_, K::Relu) => Body::Elementwise(curve(approx, |x| x.max(0.0), lo, hi)),
         (_, K::Softmax) => {
             let exp_lo = ((stats.exp_lo * range_scale) as f64).clamp(-80.0, -0.5);

@@ -6,7 +6,7 @@ use compbench_core::seed::Rng;
 use compbench_nonlinear::curve::{Curve, PolyEval, PwlTable, pow2, pow2_portable, pow2_slice};
 use compbench_nonlinear::fit::{fit_poly, fit_pwl};
 use compbench_nonlinear::ibert::{
-    ERF_A, ERF_B, ERF_SHIFT, EXP_A, EXP_B_OVER_A, EXP_C_OVER_A, GELU_K, IExp, IntGelu,
+    ERF_A, ERF_B, ERF_SHIFT, EXP_A, EXP_B_OVER_A, EXP_C_OVER_A, EXP_X0, GELU_K, IExp, IntGelu,
     IntLayerNorm, IntSoftmax, isqrt,
 };
 use compbench_nonlinear::kernel::{
@@ -260,7 +260,7 @@ fn isqrt_is_floor_sqrt() {
     }
     let mut rng = Rng::new(9);
     for _ in 0..10_000 {
-        let n = (rng.next_u64() >> 2) as u64;
+        let n = rng.next_u64() >> 2;
         let r = isqrt(n) as u128;
         assert!(r * r <= n as u128 && (r + 1) * (r + 1) > n as u128, "{n}");
     }
@@ -305,7 +305,7 @@ fn int_softmax_and_layernorm_match_f64_reference() {
         }
         let s = sm.scale as f64;
         let (x0, b, c) = (
-            (-0.6931 / s).floor(),
+            (EXP_X0 / s).floor(),
             (EXP_B_OVER_A / s).floor(),
             (EXP_C_OVER_A / (s * s)).floor(),
         );

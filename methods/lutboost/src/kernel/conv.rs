@@ -166,28 +166,28 @@ fn encode_image(
     r0: usize,
     codes: &mut Codes,
 ) {
-    if isa == Isa::Avx2 {
-        if let Some(lanes_fn) = lanes_encoder(enc) {
-            for oy in 0..ho {
-                for ox0 in (0..wo).step_by(LANES) {
-                    let base = oy * pd.wp + ox0;
-                    // SAFETY: AVX2 is available (`lanes_encoder` checked); every lane-group
-                    // load, up to LANES − 1 floats past a row's last output pixel, stays in
-                    // the padded copy (its width has LANES spare columns).
-                    unsafe {
-                        lanes_fn(
-                            enc,
-                            buf[base..].as_ptr(),
-                            &pd.koff,
-                            r0 + oy * wo + ox0,
-                            LANES.min(wo - ox0),
-                            &mut codes.data,
-                        )
-                    };
-                }
+    if isa == Isa::Avx2
+        && let Some(lanes_fn) = lanes_encoder(enc)
+    {
+        for oy in 0..ho {
+            for ox0 in (0..wo).step_by(LANES) {
+                let base = oy * pd.wp + ox0;
+                // SAFETY: AVX2 is available (`lanes_encoder` checked); every lane-group
+                // load, up to LANES − 1 floats past a row's last output pixel, stays in
+                // the padded copy (its width has LANES spare columns).
+                unsafe {
+                    lanes_fn(
+                        enc,
+                        buf[base..].as_ptr(),
+                        &pd.koff,
+                        r0 + oy * wo + ox0,
+                        LANES.min(wo - ox0),
+                        &mut codes.data,
+                    )
+                };
             }
-            return;
         }
+        return;
     }
     encode_image_portable(enc, pd, buf, ho, wo, r0, codes)
 }
