@@ -75,3 +75,43 @@ fn ties_go_to_the_lowest_index() {
         }
     }
 }
+
+#[test]
+fn ties_across_the_encoders_argmin_chains_go_to_the_lowest_index() {
+    // The rows-in-lanes encoder (≥ 8 rows) splits the centroids into contiguous ranges with one
+    // running argmin each: an equal distance in a later range must not win. (c, first, twin):
+    // the nearest centroid at `first` and an identical copy at `twin`, in a later range.
+    let cases = [
+        (4, 0, 3),
+        (5, 1, 4),
+        (16, 2, 13),
+        (16, 7, 8),
+        (32, 5, 30),
+        (8, 3, 4),
+    ];
+    for (c, first, twin) in cases {
+        let v = 4;
+        for metric in VqMetric::ALL {
+            let mut cent: Vec<f32> = (0..c * v).map(|i| 10.0 + i as f32).collect();
+            for j in [first, twin] {
+                cent[j * v..(j + 1) * v].copy_from_slice(&[0.5, -0.5, 0.25, 0.0]);
+            }
+            let enc = Encoder::new(metric, 1, c, v, &cent);
+            let m = 16;
+            let x: Vec<f32> = (0..m)
+                .flat_map(|r| [0.5, -0.5, 0.25, 0.01 * r as f32])
+                .collect();
+            for isa in Isa::available() {
+                let mut codes = Codes::default();
+                encode_with(isa, &enc, &x, m, &mut codes);
+                for r in 0..m {
+                    assert_eq!(
+                        codes.get(r, 0) as usize,
+                        first,
+                        "c {c}, row {r}, {isa:?} {metric:?}"
+                    );
+                }
+            }
+        }
+    }
+}
