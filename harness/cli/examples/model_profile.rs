@@ -50,6 +50,14 @@ fn node_label(n: &compbench_nn::deployed::Node) -> String {
             b.fc2.kernel.kind()
         ),
         MeanPool => "mean-pool".into(),
+        PrependToken(t) => t.name.clone(),
+        DistillHeads(h) => format!(
+            "{} + {} ({}, {})",
+            h.head.name,
+            h.dist_head.name,
+            h.head.kernel.kind(),
+            h.dist_head.kernel.kind()
+        ),
     }
 }
 

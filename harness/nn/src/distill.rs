@@ -4,11 +4,20 @@
 //!   `(1−λ)·CE(s, y) + λ·T²·KL(softmax(t/T) ‖ softmax(s/T))`, a per-example mean, so batch
 //!   shards sum to the whole batch's loss. The T² factor keeps the soft term's gradient
 //!   magnitude comparable across temperatures (its gradient scales as 1/T²).
-//! * [`Teacher`] — a trained float model (deployed, our own kernels) with its T and λ. Put one
-//!   in [`TrainConfig::teacher`](crate::train::TrainConfig) and [`crate::train::fit`] minimizes
-//!   the KD loss instead of cross-entropy: every method that fine-tunes through `fit` (QAT/LSQ,
-//!   binary, LUTBoost's joint fine-tune, magnitude-prune, the `distill` method) accepts a
-//!   teacher with no code of its own.
+//! * [`hard_kd_loss`] — DeiT's hard distillation (Touvron et al., arXiv 2012.12877):
+//!   `(1−λ)·CE(cls, y) + λ·CE(dist, argmax teacher)`, the teacher's decision taken as a label;
+//!   DeiT's setting is λ = ½. `dist` is the distillation head of a ViT with a distillation
+//!   token, or the same logits as `cls` for a one-head model (DeiT's "hard distillation"
+//!   without the token).
+//! * [`kd_loss`] — the one entry point `fit` calls: [`KdMode`] (the `kd_mode` parameter)
+//!   chooses soft (Hinton, the default) or hard, and the model's [`Heads`] say where the teacher
+//!   term goes: the distillation head when there is one (DeiT, in both modes), else the only
+//!   head. Soft with one head is exactly [`hinton_kd_loss`].
+//! * [`Teacher`] — a trained float model (deployed, our own kernels) with its T, λ and mode. Put
+//!   one in [`TrainConfig::teacher`](crate::train::TrainConfig) and [`crate::train::fit`]
+//!   minimizes the KD loss instead of cross-entropy: every method that fine-tunes through `fit`
+//!   (QAT/LSQ, binary, LUTBoost's joint fine-tune, magnitude-prune, the `distill` method) accepts
+//!   a teacher with no code of its own.
 //!
 //! Invariants:
 //! * **The teacher is never updated.** It is a deployed model (plain buffers, no burn
@@ -25,10 +34,11 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use compbench_core::{ImageSplit, ParamSpec};
 
 use crate::deployed::DeployedModel;
+use crate::models::Heads;
 use crate::train::cross_entropy;
 
 /// The teacher parameter group: every method entry of a suite that names a `teacher:` takes
-/// these too (`p_method_kd_temperature`, `p_method_kd_lambda` columns).
+/// these too (`p_method_kd_temperature`, `p_method_kd_lambda`, `p_method_kd_mode` columns).
 pub const TEACHER_PARAMS: &[ParamSpec] = &[
     ParamSpec::float(
         "kd_temperature",
@@ -42,9 +52,46 @@ pub const TEACHER_PARAMS: &[ParamSpec] = &[
         0.9,
         0.0,
         1.0,
-        "weight λ of the soft (teacher) term; 1−λ weighs cross-entropy with the labels",
+        "weight λ of the teacher term (soft or hard); 1−λ weighs cross-entropy with the labels",
+    ),
+    ParamSpec::choice(
+        "kd_mode",
+        "soft",
+        KdMode::NAMES,
+        "soft: Hinton's KL at temperature T; hard: DeiT's cross-entropy with the teacher's \
+         argmax (T unused). With a ViT's distillation token the teacher term trains its head",
     ),
 ];
+
+/// What the student learns from the teacher (the `kd_mode` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KdMode {
+    /// Hinton: the teacher's softened distribution, `T²·KL`.
+    #[default]
+    Soft,
+    /// DeiT: the teacher's decision as a label, cross-entropy with its argmax.
+    Hard,
+}
+
+impl KdMode {
+    pub const NAMES: &'static [&'static str] = &["soft", "hard"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KdMode::Soft => "soft",
+            KdMode::Hard => "hard",
+        }
+    }
+
+    /// `None` for a name outside [`KdMode::NAMES`] (suite validation refuses those first).
+    pub fn parse(s: &str) -> Option<KdMode> {
+        match s {
+            "soft" => Some(KdMode::Soft),
+            "hard" => Some(KdMode::Hard),
+            _ => None,
+        }
+    }
+}
 
 /// Hinton's distillation loss, a one-element tensor:
 /// `(1−λ)·CE(student, labels) + λ·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`,
@@ -71,14 +118,99 @@ pub fn hinton_kd_loss(
     if lambda == 0.0 {
         return ce;
     }
+    let kl = soft_kl(student_logits, teacher_logits, temperature);
+    ce.mul_scalar(1.0 - lambda) + kl.mul_scalar(lambda * temperature * temperature)
+}
+
+/// `KL(softmax(teacher/T) ‖ softmax(student/T))` averaged over the batch (not scaled by T²),
+/// the teacher detached.
+fn soft_kl(student_logits: Tensor<2>, teacher_logits: Tensor<2>, temperature: f32) -> Tensor<1> {
+    let [b, _] = student_logits.dims();
     let teacher = teacher_logits.detach().div_scalar(temperature);
     let p_teacher = softmax(teacher.clone(), 1);
     let log_p_teacher = log_softmax(teacher, 1);
     let log_p_student = log_softmax(student_logits.div_scalar(temperature), 1);
-    let kl = (p_teacher * (log_p_teacher - log_p_student))
+    (p_teacher * (log_p_teacher - log_p_student))
         .sum()
-        .div_scalar(b as f32);
-    ce.mul_scalar(1.0 - lambda) + kl.mul_scalar(lambda * temperature * temperature)
+        .div_scalar(b as f32)
+}
+
+/// DeiT's hard distillation, a one-element tensor:
+/// `(1−λ)·CE(cls, labels) + λ·CE(dist, argmax(teacher))`, both terms averaged over the batch.
+/// DeiT trains with λ = ½. The teacher's argmax is a constant (no gradient reaches the
+/// teacher). For a model with one head pass its logits as both `cls` and `dist`.
+///
+/// `lambda` must be in [0, 1] (checked by the parameter spec; here a programming error).
+pub fn hard_kd_loss(
+    cls_logits: Tensor<2>,
+    dist_logits: Tensor<2>,
+    teacher_logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+    lambda: f32,
+) -> Tensor<1> {
+    assert!((0.0..=1.0).contains(&lambda), "lambda must be in [0, 1]");
+    let [b, c] = cls_logits.dims();
+    assert_eq!(
+        dist_logits.dims(),
+        [b, c],
+        "both heads must have the same shape"
+    );
+    assert_eq!(
+        teacher_logits.dims(),
+        [b, c],
+        "teacher and student logits must have the same shape"
+    );
+    let ce = cross_entropy(cls_logits, labels, 0.0);
+    if lambda == 0.0 {
+        return ce;
+    }
+    let teacher_labels = teacher_logits.detach().argmax(1).reshape([b]);
+    let hard = cross_entropy(dist_logits, teacher_labels, 0.0);
+    ce.mul_scalar(1.0 - lambda) + hard.mul_scalar(lambda)
+}
+
+/// The distillation loss [`crate::train::fit`] minimizes: `mode` chooses the teacher term, the
+/// heads where it goes.
+///
+/// * one head, soft: [`hinton_kd_loss`] (bit for bit: the default path of every method);
+/// * one head, hard: [`hard_kd_loss`] with the head's logits in both places;
+/// * two heads (a ViT with a distillation token): cross-entropy with the labels on the class
+///   head and the teacher term on the distillation head, `(1−λ)·CE(cls, y) + λ·term(dist)`,
+///   as DeiT trains its token in either mode.
+pub fn kd_loss(
+    heads: Heads,
+    teacher_logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+    mode: KdMode,
+    temperature: f32,
+    lambda: f32,
+) -> Tensor<1> {
+    match (mode, heads.dist) {
+        (KdMode::Soft, None) => {
+            hinton_kd_loss(heads.cls, teacher_logits, labels, temperature, lambda)
+        }
+        (KdMode::Hard, dist) => {
+            let dist = dist.unwrap_or_else(|| heads.cls.clone());
+            hard_kd_loss(heads.cls, dist, teacher_logits, labels, lambda)
+        }
+        (KdMode::Soft, Some(dist)) => {
+            assert!(temperature > 0.0, "temperature must be positive");
+            assert!((0.0..=1.0).contains(&lambda), "lambda must be in [0, 1]");
+            let [b, c] = heads.cls.dims();
+            assert_eq!(dist.dims(), [b, c], "both heads must have the same shape");
+            assert_eq!(
+                teacher_logits.dims(),
+                [b, c],
+                "teacher and student logits must have the same shape"
+            );
+            let ce = cross_entropy(heads.cls, labels, 0.0);
+            if lambda == 0.0 {
+                return ce;
+            }
+            let kl = soft_kl(dist, teacher_logits, temperature);
+            ce.mul_scalar(1.0 - lambda) + kl.mul_scalar(lambda * temperature * temperature)
+        }
+    }
 }
 
 /// A trained teacher: its deployed float model, the KD temperature and weight, and its logits
@@ -92,6 +224,8 @@ pub struct Teacher {
     pub model: Arc<DeployedModel>,
     pub temperature: f64,
     pub lambda: f64,
+    /// Soft (Hinton) or hard (DeiT) targets; [`KdMode::Soft`] unless set by [`Teacher::with_mode`].
+    pub mode: KdMode,
     /// (hash of the images, their logits `[n, classes]`), shared by every T, λ of this teacher.
     cache: Arc<Mutex<Vec<(String, Arc<Vec<f32>>)>>>,
 }
@@ -103,16 +237,19 @@ impl std::fmt::Debug for Teacher {
             .field("key", &self.key)
             .field("temperature", &self.temperature)
             .field("lambda", &self.lambda)
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
 
-/// Two teachers are the same teacher when they are the same trained model with the same T, λ.
+/// Two teachers are the same teacher when they are the same trained model with the same T, λ
+/// and mode.
 impl PartialEq for Teacher {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
             && self.temperature == other.temperature
             && self.lambda == other.lambda
+            && self.mode == other.mode
     }
 }
 
@@ -133,6 +270,7 @@ impl Teacher {
             model: Arc::new(model),
             temperature,
             lambda,
+            mode: KdMode::Soft,
             cache: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -142,6 +280,15 @@ impl Teacher {
         Teacher {
             temperature,
             lambda,
+            ..self.clone()
+        }
+    }
+
+    /// The same trained teacher giving soft or hard targets, sharing the logits cache (hard
+    /// targets are the argmax of the same cached logits: no extra teacher pass).
+    pub fn with_mode(&self, mode: KdMode) -> Teacher {
+        Teacher {
+            mode,
             ..self.clone()
         }
     }

@@ -268,10 +268,24 @@ pub fn compress(
                 Some(compbench_core::Value::Int(x)) => *x as f64,
                 _ => default,
             };
-            train.teacher = Some(t.with_kd(
-                kd("kd_temperature", t.temperature),
-                kd("kd_lambda", t.lambda),
-            ));
+            let mode = match e.method.params.get("kd_mode") {
+                None => t.mode,
+                Some(compbench_core::Value::Str(s)) => compbench_nn::distill::KdMode::parse(s)
+                    .ok_or_else(|| {
+                        format!(
+                            "kd_mode `{s}` is not one of {}",
+                            compbench_nn::distill::KdMode::NAMES.join(", ")
+                        )
+                    })?,
+                Some(v) => return Err(format!("kd_mode must be a string, got {v}")),
+            };
+            train.teacher = Some(
+                t.with_kd(
+                    kd("kd_temperature", t.temperature),
+                    kd("kd_lambda", t.lambda),
+                )
+                .with_mode(mode),
+            );
         }
     }
     let device = compbench_nn::device();

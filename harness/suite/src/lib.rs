@@ -25,7 +25,7 @@
 //!     zip:                        # groups that vary together
 //!       - { a_bits: [8, 8], per_channel: [true, false] }
 //!   - id: distill                 # any method may name a teacher; it then also takes the
-//!     teacher: wide-mlp           # catalog's teacher parameters (kd_temperature, kd_lambda)
+//!     teacher: wide-mlp           # catalog's teacher parameters (kd_temperature, kd_lambda, kd_mode)
 //!     params: { kd_temperature: [2, 4] }
 //!     models: [mlp]               # optional: the model labels it runs on (default: all);
 //!                                 # a model entry's `methods: [labels]` restricts it likewise

@@ -6,10 +6,16 @@
 //! starts from its own initialization (`init: scratch`) or from its trained baseline
 //! (`init: baseline`) and trains with the model's recipe through compbench-nn's shared `fit`.
 //! The teacher is not this crate's business: a suite names one on the method entry
-//! (`teacher: <teachers label>`, with `kd_temperature` and `kd_lambda`), the runner trains it
-//! like a baseline and puts it in the recipe, and `fit` then minimizes the KD loss
+//! (`teacher: <teachers label>`, with `kd_temperature`, `kd_lambda` and `kd_mode`), the runner
+//! trains it like a baseline and puts it in the recipe, and `fit` then minimizes the KD loss
 //! (compbench_nn::distill). The same entry without a teacher is the student trained alone
 //! with the same initialization, batches and recipe: the control a KD gain is measured against.
+//!
+//! DeiT (Touvron et al., arXiv 2012.12877): a ViT student with `distill_token: true` (a model
+//! knob) has two heads; this method trains them apart (`Network::forward_heads`): labels for the
+//! class head, the teacher for the distillation head, with `kd_mode: hard` the teacher's argmax
+//! (DeiT's hard distillation) or `soft` Hinton's targets. The deployed student averages the
+//! heads; its rows' MACs and latency include the token.
 //!
 //! Code map: `lib.rs` only (parameters, `apply`). Rows: accuracy of the deployed student,
 //! `method_params` and `method_macs` of the student, and, with a teacher,
@@ -111,7 +117,9 @@ impl Method for Distill {
             &ctx.data.train,
             ctx.device,
             derive(ctx.seed, &["distill", "train"]),
-            |m: &Network, x| m.forward(x, &DenseHooks),
+            // Both heads: a ViT with a distillation token trains its token's head on the
+            // teacher (DeiT); other models have one head.
+            |m: &Network, x| m.forward_heads(x, &DenseHooks),
             ctx.log,
         );
         let student = student.valid();

@@ -22,7 +22,8 @@ pub use annotated::AnnotatedGemm;
 pub use bsr::BsrGemm;
 pub use kernels::{DenseGemm, ExactNonlinear, exact_kernel};
 pub use nodes::{
-    Act, Affine, ConvNode, GemmNode, Layout, Node, NonlinearNode, PatchEmbed, TransformerBlock,
+    Act, Affine, ConvNode, DistillHeads, GemmNode, Layout, Node, NonlinearNode, PatchEmbed,
+    PrependToken, TransformerBlock,
 };
 
 /// A GEMM layer with its weights baked in: `out[m×n] = x[m×k] · W[k×n] + b`.

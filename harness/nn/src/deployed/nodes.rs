@@ -180,6 +180,25 @@ pub struct TransformerBlock {
     pub fc2: GemmNode,
 }
 
+/// A learned token put in front of every image's rows (DeiT's distillation token):
+/// `[b·t, d]` → `[b·(t+1), d]`.
+pub struct PrependToken {
+    pub name: String,
+    /// The token's `d` values, its position embedding already added.
+    pub values: Vec<f32>,
+}
+
+/// The end of a ViT with a distillation token: row 0 of each image is the token, rows 1.. are
+/// the patches. The patch mean and the token both go through the final LayerNorm (`ln`, then
+/// `ln_affine`), the mean to `head`, the token to `dist_head`, and the output is the average
+/// of the two heads' logits (DeiT's inference).
+pub struct DistillHeads {
+    pub ln: NonlinearNode,
+    pub ln_affine: Affine,
+    pub head: GemmNode,
+    pub dist_head: GemmNode,
+}
+
 /// One step of a deployed graph.
 pub enum Node {
     Gemm(GemmNode),
@@ -196,6 +215,8 @@ pub enum Node {
     TransformerBlock(Box<TransformerBlock>),
     /// Mean over each image's rows: `[b·rows, cols]` → `[b, cols]`.
     MeanPool,
+    PrependToken(PrependToken),
+    DistillHeads(Box<DistillHeads>),
 }
 
 impl Node {
@@ -206,12 +227,14 @@ impl Node {
             Node::Conv(c) => vec![&c.gemm],
             Node::PatchEmbed(p) => vec![&p.gemm],
             Node::TransformerBlock(b) => vec![&b.qkv, &b.proj, &b.fc1, &b.fc2],
+            Node::DistillHeads(h) => vec![&h.head, &h.dist_head],
             // Listed one by one, not `_`: a new node kind must say whether it holds GEMMs.
             Node::Nonlinear(_)
             | Node::MaxPool2 { .. }
             | Node::Flatten
             | Node::Affine(_)
-            | Node::MeanPool => vec![],
+            | Node::MeanPool
+            | Node::PrependToken(_) => vec![],
         }
     }
 
@@ -224,12 +247,17 @@ impl Node {
                 let b = &mut **b;
                 vec![&mut b.qkv, &mut b.proj, &mut b.fc1, &mut b.fc2]
             }
+            Node::DistillHeads(h) => {
+                let h = &mut **h;
+                vec![&mut h.head, &mut h.dist_head]
+            }
             // Listed one by one, not `_`: a new node kind must say whether it holds GEMMs.
             Node::Nonlinear(_)
             | Node::MaxPool2 { .. }
             | Node::Flatten
             | Node::Affine(_)
-            | Node::MeanPool => vec![],
+            | Node::MeanPool
+            | Node::PrependToken(_) => vec![],
         }
     }
 
@@ -238,6 +266,7 @@ impl Node {
         match self {
             Node::Nonlinear(n) => vec![n],
             Node::TransformerBlock(b) => vec![&b.ln1, &b.softmax, &b.ln2, &b.gelu],
+            Node::DistillHeads(h) => vec![&h.ln],
             // Listed one by one, not `_`: a new node kind must say whether it holds non-linear ops.
             Node::Gemm(_)
             | Node::Conv(_)
@@ -245,7 +274,8 @@ impl Node {
             | Node::Flatten
             | Node::PatchEmbed(_)
             | Node::Affine(_)
-            | Node::MeanPool => vec![],
+            | Node::MeanPool
+            | Node::PrependToken(_) => vec![],
         }
     }
 
@@ -256,6 +286,7 @@ impl Node {
                 let b = &mut **b;
                 vec![&mut b.ln1, &mut b.softmax, &mut b.ln2, &mut b.gelu]
             }
+            Node::DistillHeads(h) => vec![&mut h.ln],
             // Listed one by one, not `_`: a new node kind must say whether it holds non-linear ops.
             Node::Gemm(_)
             | Node::Conv(_)
@@ -263,7 +294,8 @@ impl Node {
             | Node::Flatten
             | Node::PatchEmbed(_)
             | Node::Affine(_)
-            | Node::MeanPool => vec![],
+            | Node::MeanPool
+            | Node::PrependToken(_) => vec![],
         }
     }
 
@@ -387,10 +419,7 @@ impl Node {
                     .chunks_exact(rows * cols)
                     .zip(data.chunks_exact_mut(cols))
                 {
-                    for r in img.chunks_exact(cols) {
-                        out.iter_mut().zip(r).for_each(|(o, v)| *o += v);
-                    }
-                    out.iter_mut().for_each(|o| *o /= rows as f32);
+                    mean_rows(img, cols, out);
                 }
                 Act {
                     data,
@@ -398,6 +427,26 @@ impl Node {
                     layout: Layout::Rows { rows: 1, cols },
                 }
             }
+            Node::PrependToken(t) => {
+                let Layout::Rows { rows, cols } = act.layout else {
+                    panic!("`{}` needs rows", t.name)
+                };
+                assert_eq!(t.values.len(), cols, "`{}`: token width", t.name);
+                let mut data = Vec::with_capacity(b * (rows + 1) * cols);
+                for img in act.data.chunks_exact(rows * cols) {
+                    data.extend_from_slice(&t.values);
+                    data.extend_from_slice(img);
+                }
+                Act {
+                    data,
+                    batch: b,
+                    layout: Layout::Rows {
+                        rows: rows + 1,
+                        cols,
+                    },
+                }
+            }
+            Node::DistillHeads(h) => h.run(act, obs),
         }
     }
 
@@ -468,6 +517,73 @@ impl Node {
             Node::Affine(_) => layout,
             Node::TransformerBlock(blk) => blk.ir(batch, layout, out),
             Node::MeanPool => Layout::Rows { rows: 1, cols },
+            // A copy: no arithmetic to price. Its cost is the extra row every later layer runs.
+            Node::PrependToken(_) => Layout::Rows {
+                rows: rows + 1,
+                cols,
+            },
+            Node::DistillHeads(h) => {
+                // The final LayerNorm runs on two rows per image (patch mean and token); each
+                // head is one row. The mean and the average of the heads are element-wise
+                // (not listed, like every add).
+                out.layers.push(h.ln.ir(2 * batch, cols as u64));
+                out.layers.push(h.head.ir(batch));
+                out.layers.push(h.dist_head.ir(batch));
+                Layout::Rows {
+                    rows: 1,
+                    cols: h.head.kernel.n(),
+                }
+            }
+        }
+    }
+}
+
+/// Mean of the `cols`-wide rows of `rows` into `out` (summed in row order, then divided).
+fn mean_rows(rows: &[f32], cols: usize, out: &mut [f32]) {
+    let n = rows.len() / cols;
+    for r in rows.chunks_exact(cols) {
+        out.iter_mut().zip(r).for_each(|(o, v)| *o += v);
+    }
+    out.iter_mut().for_each(|o| *o /= n as f32);
+}
+
+impl DistillHeads {
+    fn run(&self, act: Act, obs: &mut Option<GemmObserver>) -> Act {
+        let Layout::Rows { rows, cols: d } = act.layout else {
+            panic!("the distillation heads need rows")
+        };
+        assert!(
+            rows >= 2,
+            "the distillation heads need the token and patches"
+        );
+        let b = act.batch;
+        // Rows 0..b: each image's patch mean; rows b..2b: each image's token (the order the
+        // trainable model normalizes them in).
+        let mut x = vec![0.0; 2 * b * d];
+        let (pooled, tokens) = x.split_at_mut(b * d);
+        for ((img, p), t) in act
+            .data
+            .chunks_exact(rows * d)
+            .zip(pooled.chunks_exact_mut(d))
+            .zip(tokens.chunks_exact_mut(d))
+        {
+            t.copy_from_slice(&img[..d]);
+            mean_rows(&img[d..], d, p);
+        }
+        self.ln.run(&mut x, 2 * b, d);
+        self.ln_affine.run(&mut x);
+        let mut cls = self.head.run(&x[..b * d], b, obs);
+        let dist = self.dist_head.run(&x[b * d..], b, obs);
+        cls.iter_mut()
+            .zip(&dist)
+            .for_each(|(c, t)| *c = (*c + t) * 0.5);
+        Act {
+            data: cls,
+            batch: b,
+            layout: Layout::Rows {
+                rows: 1,
+                cols: self.head.kernel.n(),
+            },
         }
     }
 }

@@ -40,7 +40,8 @@ impl ModelKind {
             }
             ModelKind::Vit => {
                 "tiny ViT: 4×4 patches (49 tokens), d=64, 4 pre-LN blocks, 4 heads, MLP ratio 2, exact GELU, \
-                 learned positions, mean-pool + LayerNorm + head"
+                 learned positions, mean-pool + LayerNorm + head; optional DeiT distillation token \
+                 (a second token and head, averaged at inference)"
             }
         }
     }
@@ -95,6 +96,12 @@ pub const VIT_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("heads", 4, 1, 16, "attention heads"),
     ParamSpec::int("mlp_ratio", 2, 1, 8, "MLP hidden width ÷ d_model"),
     ParamSpec::int("patch", 4, 1, 28, "patch side in pixels (must divide 28)"),
+    ParamSpec::bool(
+        "distill_token",
+        false,
+        "DeiT distillation token: a second learned token (with its own position) and a second \
+         head, trained against the teacher; inference averages the two heads",
+    ),
 ];
 
 /// A model's architecture. Serialized into cache keys: changing a field changes the key.
@@ -119,6 +126,11 @@ pub struct ModelConfig {
     /// ViT only.
     #[serde(default = "default_patch")]
     pub patch: usize,
+    /// ViT only: DeiT's distillation token (a learned token with its own position, its own
+    /// head, the two heads averaged at inference). Serialized only when set, so the cache keys
+    /// of ViTs that existed before the token are unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub distill_token: bool,
     /// CNN only. Widths are serialized only when they differ from the default CNN's, so the
     /// cache keys of configurations that existed before these knobs did are unchanged.
     #[serde(
@@ -140,6 +152,9 @@ pub struct ModelConfig {
     pub fc_hidden: usize,
 }
 
+fn is_false(v: &bool) -> bool {
+    !*v
+}
 fn default_conv1_channels() -> usize {
     16
 }
@@ -192,6 +207,7 @@ impl ModelConfig {
             heads: default_heads(),
             mlp_ratio: default_mlp_ratio(),
             patch: default_patch(),
+            distill_token: false,
             conv1_channels: default_conv1_channels(),
             conv2_channels: default_conv2_channels(),
             fc_hidden: default_fc_hidden(),
@@ -220,6 +236,9 @@ impl ModelConfig {
             c.heads = get("heads").unwrap_or(c.heads);
             c.mlp_ratio = get("mlp_ratio").unwrap_or(c.mlp_ratio);
             c.patch = get("patch").unwrap_or(c.patch);
+            if params.get("distill_token").is_some() {
+                c.distill_token = params.bool("distill_token");
+            }
         }
         if kind == ModelKind::Cnn {
             let get = |n: &str| params.get(n).map(|_| params.int(n) as usize);
@@ -243,6 +262,15 @@ impl ModelConfig {
             return bad(
                 "classes",
                 format!("{} classes; need at least 2", self.classes),
+            );
+        }
+        if self.distill_token && self.kind != ModelKind::Vit {
+            return bad(
+                "distill_token",
+                format!(
+                    "a distillation token needs a ViT (tokens and attention); this is a {}",
+                    self.kind.name()
+                ),
             );
         }
         if self.kind == ModelKind::Cnn {
@@ -279,7 +307,7 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// ViT tokens per image.
+    /// ViT patch tokens per image (the distillation token, when there is one, comes on top).
     pub fn tokens(&self) -> usize {
         (IMAGE_SIDE / self.patch).pow(2)
     }
@@ -305,6 +333,9 @@ impl ModelConfig {
             knob("conv1_channels", self.conv1_channels, d.conv1_channels);
             knob("conv2_channels", self.conv2_channels, d.conv2_channels);
             knob("fc_hidden", self.fc_hidden, d.fc_hidden);
+        }
+        if self.distill_token {
+            parts.push("distill_token".to_string());
         }
         if parts.is_empty() {
             self.kind.name().to_string()

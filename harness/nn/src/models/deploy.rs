@@ -7,8 +7,8 @@ use super::config::{GemmLayerInfo, IMAGE_SIDE};
 use super::layers::{LayerNorm, values};
 use super::{Network, Vit};
 use crate::deployed::{
-    Affine, ConvNode, DenseGemm, DeployedModel, GemmKernel, GemmNode, Node, NonlinearNode,
-    PatchEmbed, TransformerBlock, exact_kernel,
+    Affine, ConvNode, DenseGemm, DeployedModel, DistillHeads, GemmKernel, GemmNode, Node,
+    NonlinearNode, PatchEmbed, PrependToken, TransformerBlock, exact_kernel,
 };
 use crate::models::config::GemmShape;
 
@@ -108,6 +108,18 @@ fn vit_nodes(v: &Vit, gemm: &dyn Fn(&str) -> GemmNode) -> Vec<Node> {
         patch: v.patch,
         positions: values(&v.pos),
     })];
+    if let Some(dt) = &v.distill {
+        // Token plus its position, summed once here exactly as the trainable model sums them.
+        let values = values(&dt.token)
+            .iter()
+            .zip(values(&dt.pos))
+            .map(|(t, p)| t + p)
+            .collect();
+        nodes.push(Node::PrependToken(PrependToken {
+            name: "dist_token".into(),
+            values,
+        }));
+    }
     for (i, blk) in v.blocks.iter().enumerate() {
         let p = format!("block{i}");
         nodes.push(Node::TransformerBlock(Box::new(TransformerBlock {
@@ -125,9 +137,18 @@ fn vit_nodes(v: &Vit, gemm: &dyn Fn(&str) -> GemmNode) -> Vec<Node> {
             fc2: gemm(&format!("{p}.fc2")),
         })));
     }
-    nodes.push(Node::MeanPool);
-    nodes.push(Node::Nonlinear(ex("ln_f".into(), NonlinearKind::LayerNorm)));
-    nodes.push(Node::Affine(affine("ln_f", &v.ln_f)));
-    nodes.push(Node::Gemm(gemm("head")));
+    if v.distill.is_some() {
+        nodes.push(Node::DistillHeads(Box::new(DistillHeads {
+            ln: ex("ln_f".into(), NonlinearKind::LayerNorm),
+            ln_affine: affine("ln_f", &v.ln_f),
+            head: gemm("head"),
+            dist_head: gemm("dist_head"),
+        })));
+    } else {
+        nodes.push(Node::MeanPool);
+        nodes.push(Node::Nonlinear(ex("ln_f".into(), NonlinearKind::LayerNorm)));
+        nodes.push(Node::Affine(affine("ln_f", &v.ln_f)));
+        nodes.push(Node::Gemm(gemm("head")));
+    }
     nodes
 }

@@ -25,11 +25,52 @@ pub use config::{
 pub use deploy::GemmFactory;
 pub use layers::{Conv, Dense, LayerNorm};
 pub use mlp::Mlp;
-pub use vit::Vit;
+pub use vit::{DistillToken, Vit};
 
 use crate::hooks::{NonlinearSite, TrainHooks};
 
+/// A network's classifier outputs: the logits of its head, and of its distillation head when it
+/// has one (a ViT with DeiT's distillation token). Losses that train the heads differently
+/// (DeiT: labels for one, the teacher for the other) take this; everything else takes
+/// [`Heads::average`], what the network predicts.
+#[derive(Debug, Clone)]
+pub struct Heads {
+    /// `[b, classes]` from the (class) head.
+    pub cls: Tensor<2>,
+    /// `[b, classes]` from the distillation head.
+    pub dist: Option<Tensor<2>>,
+}
+
+impl Heads {
+    pub fn single(logits: Tensor<2>) -> Heads {
+        Heads {
+            cls: logits,
+            dist: None,
+        }
+    }
+
+    /// The prediction: the head's logits, or the mean of both heads' (DeiT's inference). With
+    /// one head this is the logits themselves, untouched.
+    pub fn average(self) -> Tensor<2> {
+        match self.dist {
+            None => self.cls,
+            Some(dist) => (self.cls + dist).mul_scalar(0.5),
+        }
+    }
+}
+
+/// Logits of a one-head model (or of a forward that already averaged its heads).
+impl From<Tensor<2>> for Heads {
+    fn from(logits: Tensor<2>) -> Heads {
+        Heads::single(logits)
+    }
+}
+
 /// A trainable network of any kind.
+// The ViT variant is the largest (its optional distillation token adds four parameters'
+// handles). Networks are few and never stored in bulk, and burn has no `Module` for `Box`, so
+// the variant stays inline.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     Mlp(Mlp),
@@ -74,12 +115,24 @@ impl Network {
         }
     }
 
-    /// Logits `[batch, classes]` for images `[batch, 1, 28, 28]`.
+    /// Logits `[batch, classes]` for images `[batch, 1, 28, 28]` (with two heads, their
+    /// average: what the deployed model computes).
     pub fn forward(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Tensor<2> {
         match self {
             Network::Mlp(m) => m.forward(x, hooks),
             Network::Cnn(m) => m.forward(x, hooks),
             Network::Vit(m) => m.forward(x, hooks),
+        }
+    }
+
+    /// Each head's logits: for a training loss that treats a distillation head apart
+    /// ([`crate::distill::kd_loss`]). One-head models return [`Heads::single`] of
+    /// [`Network::forward`].
+    pub fn forward_heads(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Heads {
+        match self {
+            Network::Mlp(m) => Heads::single(m.forward(x, hooks)),
+            Network::Cnn(m) => Heads::single(m.forward(x, hooks)),
+            Network::Vit(m) => m.forward_heads(x, hooks),
         }
     }
 

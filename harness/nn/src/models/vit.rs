@@ -4,6 +4,14 @@
 //! The patch embedding is a linear layer on patch rows whose `patch²` columns are in
 //! `(cin, kh, kw)` order (the im2col order with kernel = stride = patch), so it is an ordinary
 //! `Linear` GEMM with `tokens` rows per image.
+//!
+//! With `distill_token` (DeiT, arXiv 2012.12877) a learned token with its own learned position
+//! is prepended to the patch tokens and attends with them through every block; its final state
+//! goes through the same final LayerNorm to a second head, `dist_head`. The class prediction
+//! stays the mean over the patch tokens (this ViT has no class token: the mean plays its part),
+//! so the token adds one row to every block's GEMMs and attention, and one small GEMM. Training
+//! sees both heads ([`Vit::forward_heads`]); inference averages them ([`Vit::forward`]), as
+//! DeiT does.
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
@@ -12,7 +20,7 @@ use compbench_core::seed::Rng;
 
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::{Dense, LayerNorm, param};
-use super::{GemmMut, GemmRef};
+use super::{GemmMut, GemmRef, Heads};
 use crate::hooks::{NonlinearSite, TrainHooks};
 
 #[derive(Module, Debug)]
@@ -25,6 +33,18 @@ pub struct Block {
     pub fc2: Dense,
 }
 
+/// DeiT's distillation token and its head.
+#[derive(Module, Debug)]
+pub struct DistillToken {
+    /// The learned token, `[1, d_model]`.
+    pub token: Param<Tensor<2>>,
+    /// Its learned position embedding, `[1, d_model]` (DeiT gives the token a position row of
+    /// its own, like every patch).
+    pub pos: Param<Tensor<2>>,
+    /// The distillation head (`dist_head`), `d_model → classes`.
+    pub head: Dense,
+}
+
 #[derive(Module, Debug)]
 pub struct Vit {
     pub patch_embed: Dense,
@@ -33,6 +53,8 @@ pub struct Vit {
     pub blocks: Vec<Block>,
     pub ln_f: LayerNorm,
     pub head: Dense,
+    /// DeiT's distillation token, when the config asks for one.
+    pub distill: Option<DistillToken>,
     pub d_model: usize,
     pub heads: usize,
     pub patch: usize,
@@ -58,12 +80,30 @@ impl Vit {
                 fc2: Dense::new(hidden, d, device, rng),
             })
             .collect();
+        let ln_f = LayerNorm::new(d, device);
+        let head = Dense::new(d, cfg.classes, device, rng);
+        // Drawn after everything else, so a ViT without the token initializes exactly as
+        // before the token existed. N(0, 0.02²) for the token and its position, as DeiT.
+        let distill = cfg.distill_token.then(|| DistillToken {
+            token: param(
+                (0..d).map(|_| 0.02 * rng.normal()).collect(),
+                [1, d],
+                device,
+            ),
+            pos: param(
+                (0..d).map(|_| 0.02 * rng.normal()).collect(),
+                [1, d],
+                device,
+            ),
+            head: Dense::new(d, cfg.classes, device, rng),
+        });
         Vit {
             patch_embed,
             pos,
             blocks,
-            ln_f: LayerNorm::new(d, device),
-            head: Dense::new(d, cfg.classes, device, rng),
+            ln_f,
+            head,
+            distill,
             d_model: d,
             heads: cfg.heads,
             patch: cfg.patch,
@@ -72,12 +112,18 @@ impl Vit {
         }
     }
 
+    /// Patch tokens per image.
     pub fn tokens(&self) -> usize {
         (IMAGE_SIDE / self.patch).pow(2)
     }
 
+    /// Rows per image in the transformer blocks: the patch tokens plus the distillation token.
+    pub fn sequence(&self) -> usize {
+        self.tokens() + usize::from(self.distill.is_some())
+    }
+
     pub fn gemm_layers(&self) -> Vec<GemmLayerInfo> {
-        let (d, t) = (self.d_model, self.tokens());
+        let (d, t) = (self.d_model, self.sequence());
         let lin = |i, o| GemmShape::Linear {
             in_features: i,
             out_features: o,
@@ -85,7 +131,7 @@ impl Vit {
         let mut v = vec![(
             "patch_embed".to_string(),
             lin(self.patch * self.patch, d),
-            t,
+            self.tokens(),
             (1, 1),
         )];
         for i in 0..self.blocks.len() {
@@ -95,7 +141,16 @@ impl Vit {
             v.push((format!("block{i}.fc2"), lin(self.hidden, d), t, (1, 1)));
         }
         v.push(("head".to_string(), lin(d, self.classes), 1, (1, 1)));
-        finish_layers(v)
+        if self.distill.is_some() {
+            v.push(("dist_head".to_string(), lin(d, self.classes), 1, (1, 1)));
+        }
+        let mut layers = finish_layers(v);
+        // Both heads are classifiers: methods that keep "the last layer" in float (or give it
+        // a float output) treat them alike.
+        if let Some(head) = layers.iter_mut().find(|l| l.name == "head") {
+            head.last = true;
+        }
+        layers
     }
 
     pub fn nonlinear_layers(&self) -> Vec<(String, NonlinearKind)> {
@@ -120,25 +175,51 @@ impl Vit {
             .reshape([b * gh * gw, c * p * p])
     }
 
+    /// Logits `[b, classes]`: the head's, or with a distillation token the average of the two
+    /// heads (DeiT's inference).
     pub fn forward(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Tensor<2> {
+        self.forward_heads(x, hooks).average()
+    }
+
+    /// Both heads' logits (the distillation head only with a distillation token): what a
+    /// distillation loss trains.
+    pub fn forward_heads(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Heads {
         let layers = self.gemm_layers();
+        let site = |name: &str| {
+            layers
+                .iter()
+                .find(|l| l.name == name)
+                .expect("listed by gemm_layers")
+                .site()
+        };
         let b = x.dims()[0];
         let (t, d, heads) = (self.tokens(), self.d_model, self.heads);
+        let s = self.sequence();
         let dh = d / heads;
         let x = self
             .patch_embed
-            .forward(&layers[0].site(), self.patchify(x), hooks);
-        let mut x = (x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>()).reshape([b * t, d]);
+            .forward(&site("patch_embed"), self.patchify(x), hooks);
+        let x = x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>();
+        let mut x = match &self.distill {
+            None => x.reshape([b * t, d]),
+            Some(dt) => {
+                // The token (plus its position) leads every image's sequence.
+                let token = (dt.token.val() + dt.pos.val())
+                    .unsqueeze::<3>()
+                    .expand([b, 1, d]);
+                Tensor::cat(vec![token, x], 1).reshape([b * s, d])
+            }
+        };
         for (i, blk) in self.blocks.iter().enumerate() {
             let site = |j: usize| layers[1 + 4 * i + j].site();
             // Attention.
             let h = blk.ln1.forward(&format!("block{i}.ln1"), x.clone(), hooks);
             let qkv = blk.qkv.forward(&site(0), h, hooks);
-            // [b·t, (3, H, dh)] → [3, b, H, t, dh]
-            let qkv = qkv.reshape([b, t, 3, heads, dh]).permute([2, 0, 3, 1, 4]);
-            let q = qkv.clone().narrow(0, 0, 1).reshape([b, heads, t, dh]);
-            let k = qkv.clone().narrow(0, 1, 1).reshape([b, heads, t, dh]);
-            let v = qkv.narrow(0, 2, 1).reshape([b, heads, t, dh]);
+            // [b·s, (3, H, dh)] → [3, b, H, s, dh]
+            let qkv = qkv.reshape([b, s, 3, heads, dh]).permute([2, 0, 3, 1, 4]);
+            let q = qkv.clone().narrow(0, 0, 1).reshape([b, heads, s, dh]);
+            let k = qkv.clone().narrow(0, 1, 1).reshape([b, heads, s, dh]);
+            let v = qkv.narrow(0, 2, 1).reshape([b, heads, s, dh]);
             let scores = q
                 .matmul(k.swap_dims(2, 3))
                 .mul_scalar(1.0 / (dh as f32).sqrt());
@@ -149,10 +230,10 @@ impl Vit {
                         name: &name,
                         kind: NonlinearKind::Softmax,
                     },
-                    scores.reshape([b * heads * t, t]),
+                    scores.reshape([b * heads * s, s]),
                 )
-                .reshape([b, heads, t, t]);
-            let attn = probs.matmul(v).swap_dims(1, 2).reshape([b * t, d]);
+                .reshape([b, heads, s, s]);
+            let attn = probs.matmul(v).swap_dims(1, 2).reshape([b * s, d]);
             x = x + blk.proj.forward(&site(1), attn, hooks);
             // MLP.
             let h = blk.ln2.forward(&format!("block{i}.ln2"), x.clone(), hooks);
@@ -167,10 +248,33 @@ impl Vit {
             );
             x = x + blk.fc2.forward(&site(3), h, hooks);
         }
-        let pooled = x.reshape([b, t, d]).mean_dim(1).reshape([b, d]);
-        let pooled = self.ln_f.forward("ln_f", pooled, hooks);
-        self.head
-            .forward(&layers[layers.len() - 1].site(), pooled, hooks)
+        match &self.distill {
+            None => {
+                let pooled = x.reshape([b, t, d]).mean_dim(1).reshape([b, d]);
+                let pooled = self.ln_f.forward("ln_f", pooled, hooks);
+                Heads::single(self.head.forward(&site("head"), pooled, hooks))
+            }
+            Some(dt) => {
+                let x = x.reshape([b, s, d]);
+                let token = x.clone().narrow(1, 0, 1).reshape([b, d]);
+                let pooled = x.narrow(1, 1, t).mean_dim(1).reshape([b, d]);
+                // One LayerNorm call over both kinds of rows (pooled rows first), as the
+                // deployed graph runs it, so a method's hooked LayerNorm sees the same rows.
+                let normed = self
+                    .ln_f
+                    .forward("ln_f", Tensor::cat(vec![pooled, token], 0), hooks);
+                let cls = self
+                    .head
+                    .forward(&site("head"), normed.clone().narrow(0, 0, b), hooks);
+                let dist = dt
+                    .head
+                    .forward(&site("dist_head"), normed.narrow(0, b, b), hooks);
+                Heads {
+                    cls,
+                    dist: Some(dist),
+                }
+            }
+        }
     }
 
     /// Parse `block{i}.{part}`.
@@ -184,6 +288,7 @@ impl Vit {
         match name {
             "patch_embed" => Some(GemmRef::Dense(&self.patch_embed)),
             "head" => Some(GemmRef::Dense(&self.head)),
+            "dist_head" => self.distill.as_ref().map(|t| GemmRef::Dense(&t.head)),
             _ => {
                 let (i, part) = Self::block_part(name)?;
                 let blk = self.blocks.get(i)?;
@@ -202,6 +307,7 @@ impl Vit {
         match name {
             "patch_embed" => Some(GemmMut::Dense(&mut self.patch_embed)),
             "head" => Some(GemmMut::Dense(&mut self.head)),
+            "dist_head" => self.distill.as_mut().map(|t| GemmMut::Dense(&mut t.head)),
             _ => {
                 let (i, part) = Self::block_part(name)?;
                 let blk = self.blocks.get_mut(i)?;

@@ -253,20 +253,31 @@ fn sharded_gradients<M: Module + 'static>(
 }
 
 /// [`fit_with_loss`] with cross-entropy (and `cfg.label_smoothing`) over `forward`'s logits,
-/// or, when `cfg.teacher` is set, Hinton's distillation loss against the teacher
-/// ([`crate::distill`]; label smoothing then applies to neither term). This is the shared
-/// fine-tuning path: a method that trains through `fit` accepts a teacher without code of its own.
-pub fn fit<M>(
+/// or, when `cfg.teacher` is set, the distillation loss against the teacher
+/// ([`crate::distill::kd_loss`]: Hinton's soft targets or DeiT's hard ones, by the teacher's
+/// mode; label smoothing then applies to neither term). This is the shared fine-tuning path: a
+/// method that trains through `fit` accepts a teacher without code of its own.
+///
+/// `forward` returns logits (`Tensor<2>`) or [`Heads`]: a forward that returns both heads of a
+/// ViT with a distillation token ([`Network::forward_heads`]) has the teacher term trained on
+/// the distillation head and the labels on the class head, as DeiT does. Without a teacher the
+/// loss is cross-entropy of the heads' average (the prediction); a one-head forward's loss is
+/// exactly what it was before heads existed.
+///
+/// [`Heads`]: crate::models::Heads
+/// [`Network::forward_heads`]: crate::models::Network::forward_heads
+pub fn fit<M, O>(
     module: M,
     cfg: &TrainConfig,
     data: &ImageSplit,
     device: &Device,
     seed: u64,
-    forward: impl Fn(&M, Tensor<4>) -> Tensor<2> + Send + Sync,
+    forward: impl Fn(&M, Tensor<4>) -> O + Send + Sync,
     log: &(dyn Fn(&str) + Sync),
 ) -> (M, TrainLog)
 where
     M: Module + 'static,
+    O: Into<crate::models::Heads>,
 {
     let eps = cfg.label_smoothing;
     let Some(teacher) = cfg.teacher.clone() else {
@@ -276,7 +287,7 @@ where
             data,
             device,
             seed,
-            move |m, x, y| cross_entropy(forward(m, x), y, eps),
+            move |m, x, y| cross_entropy(forward(m, x).into().average(), y, eps),
             log,
         );
     };
@@ -289,10 +300,17 @@ where
         Err(e) => panic!("{e}"),
     };
     log(&format!(
-        "distilling from teacher `{}` (T = {}, λ = {})",
-        teacher.label, teacher.temperature, teacher.lambda
+        "distilling from teacher `{}` ({} targets, T = {}, λ = {})",
+        teacher.label,
+        teacher.mode.name(),
+        teacher.temperature,
+        teacher.lambda
     ));
-    let (t, lambda) = (teacher.temperature as f32, teacher.lambda as f32);
+    let (t, lambda, mode) = (
+        teacher.temperature as f32,
+        teacher.lambda as f32,
+        teacher.mode,
+    );
     let ad = device.clone().autodiff();
     with_threads(cfg.threads, move || {
         fit_inner(
@@ -302,9 +320,9 @@ where
             device,
             seed,
             &|m: &M, x, y, idx: &[usize]| {
-                let student = forward(m, x);
+                let student = forward(m, x).into();
                 let teacher_logits = teacher.gather(&table, idx, &ad).detach();
-                crate::distill::hinton_kd_loss(student, teacher_logits, y, t, lambda)
+                crate::distill::kd_loss(student, teacher_logits, y, mode, t, lambda)
             },
             log,
         )
@@ -330,7 +348,7 @@ pub fn fit_dense(
         data,
         device,
         seed,
-        |m: &crate::models::Network, x| m.forward(x, &crate::hooks::DenseHooks),
+        |m: &crate::models::Network, x| m.forward_heads(x, &crate::hooks::DenseHooks),
         log,
     )
 }
