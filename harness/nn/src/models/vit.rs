@@ -12,7 +12,7 @@ use compbench_core::seed::Rng;
 
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::{Dense, LayerNorm, param};
-use super::{GemmMut, GemmRef};
+use super::{GemmMut, GemmRef, Tap, tap_rows};
 use crate::hooks::{NonlinearSite, TrainHooks};
 
 #[derive(Module, Debug)]
@@ -121,6 +121,18 @@ impl Vit {
     }
 
     pub fn forward(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Tensor<2> {
+        super::logits(self.run(x, hooks, None))
+    }
+
+    /// The forward pass, stopping at layer `stop` when given (see `Network::forward_to`):
+    /// `patch_embed` (positions added), `block{i}` (a block's output tokens), `ln_f` (with its
+    /// affine part), `head`.
+    pub(crate) fn run(
+        &self,
+        x: Tensor<4>,
+        hooks: &dyn TrainHooks,
+        stop: Option<&str>,
+    ) -> Tap<Tensor<2>> {
         let layers = self.gemm_layers();
         let b = x.dims()[0];
         let (t, d, heads) = (self.tokens(), self.d_model, self.heads);
@@ -128,7 +140,8 @@ impl Vit {
         let x = self
             .patch_embed
             .forward(&layers[0].site(), self.patchify(x), hooks);
-        let mut x = (x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>()).reshape([b * t, d]);
+        let x = (x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>()).reshape([b * t, d]);
+        let mut x = tap_rows(stop, "patch_embed", x, b)?;
         for (i, blk) in self.blocks.iter().enumerate() {
             let site = |j: usize| layers[1 + 4 * i + j].site();
             // Attention.
@@ -166,11 +179,18 @@ impl Vit {
                 h,
             );
             x = x + blk.fc2.forward(&site(3), h, hooks);
+            if let Some(s) = stop
+                && s == format!("block{i}")
+            {
+                x = tap_rows(stop, s, x, b)?;
+            }
         }
         let pooled = x.reshape([b, t, d]).mean_dim(1).reshape([b, d]);
-        let pooled = self.ln_f.forward("ln_f", pooled, hooks);
-        self.head
-            .forward(&layers[layers.len() - 1].site(), pooled, hooks)
+        let pooled = tap_rows(stop, "ln_f", self.ln_f.forward("ln_f", pooled, hooks), b)?;
+        let head = self
+            .head
+            .forward(&layers[layers.len() - 1].site(), pooled, hooks);
+        tap_rows(stop, "head", head, b)
     }
 
     /// Parse `block{i}.{part}`.
