@@ -57,6 +57,10 @@ pub enum ParamKind {
     Bool,
     /// One of the listed strings.
     Choice(&'static [&'static str]),
+    /// A name whose valid values depend on something else (e.g. a layer of the model the
+    /// entry runs on): any string of letters, digits, `.`, `_` and `-`, or empty (none). The
+    /// owner checks it against what exists (`Method::check`), and lists the names there.
+    Name,
 }
 
 impl ParamKind {
@@ -67,6 +71,9 @@ impl ParamKind {
             ParamKind::Float { min, max } => format!("a number in [{min}, {max}]"),
             ParamKind::Bool => "true or false".to_string(),
             ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
+            ParamKind::Name => {
+                "a name (letters, digits, `.`, `_`, `-`) or empty for none".to_string()
+            }
         }
     }
 }
@@ -154,6 +161,16 @@ impl ParamSpec {
         }
     }
 
+    /// A [`ParamKind::Name`] parameter; `default` is usually `""` (none).
+    pub const fn name(name: &'static str, default: &'static str, doc: &'static str) -> Self {
+        ParamSpec {
+            name,
+            kind: ParamKind::Name,
+            default: Default::Str(default),
+            doc,
+        }
+    }
+
     /// Check one value against this spec, normalizing it (an integer given for a float
     /// parameter becomes a float).
     pub fn check(&self, value: &Value) -> Result<Value, ParamError> {
@@ -188,6 +205,15 @@ impl ParamSpec {
                     Ok(Value::Str(s.clone()))
                 } else {
                     Err(bad(format!("unknown value `{s}`")))
+                }
+            }
+            (ParamKind::Name, Value::Str(s)) => {
+                if s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    Ok(Value::Str(s.clone()))
+                } else {
+                    Err(bad(format!("`{s}` is not a name")))
                 }
             }
             (_, v) => Err(bad(format!(
@@ -383,5 +409,24 @@ mod tests {
             let err = Params::resolve(SPECS, &given(input)).unwrap_err();
             assert_eq!(err.to_string(), *expected);
         }
+    }
+
+    #[test]
+    fn names_accept_layer_names_and_empty_and_refuse_others() {
+        let spec = ParamSpec::name("layer", "", "a layer");
+        assert_eq!(spec.default.to_value(), Value::Str(String::new()));
+        for ok in ["", "conv2.relu", "block0", "patch_embed", "a-b"] {
+            assert_eq!(
+                spec.check(&Value::Str(ok.into())).unwrap(),
+                Value::Str(ok.into())
+            );
+        }
+        assert_eq!(
+            spec.check(&Value::Str("conv 2".into()))
+                .unwrap_err()
+                .to_string(),
+            "parameter `layer`: `conv 2` is not a name (allowed: a name (letters, digits, `.`, `_`, `-`) or empty for none)"
+        );
+        assert!(spec.check(&Value::Int(2)).is_err());
     }
 }

@@ -64,6 +64,19 @@ pub trait Method: Sync {
         let _ = (params, model);
         Ok(())
     }
+    /// Checks that need the teacher a suite entry names (`teacher:`), e.g. that a layer named
+    /// in the parameters exists in it; `teacher` is `None` for an entry without one, so a
+    /// method can also refuse parameters that need a teacher. Run at suite validation for
+    /// every model the entry runs on, before any work starts.
+    fn check_teacher(
+        &self,
+        params: &Params,
+        model: &ModelConfig,
+        teacher: Option<&ModelConfig>,
+    ) -> Result<(), ParamError> {
+        let _ = (params, model, teacher);
+        Ok(())
+    }
     fn apply(&self, ctx: &MethodCtx, params: &Params) -> Result<Compressed, MethodError>;
     /// Speed of the kernels this method deploys, for `compbench bench kernels`: rows timed
     /// against our dense f32 GEMM of the same shape in the same run. Methods of one crate that

@@ -293,8 +293,8 @@ pub fn catalog() -> Catalog<'static> {
         methods: methods()
             .iter()
             .map(|&m| {
-                PluginInfo::new(m.id(), m.describe(), m.params()).with_check(Box::new(
-                    move |p: &Params, model: &str, mp: &Params| {
+                PluginInfo::new(m.id(), m.describe(), m.params())
+                    .with_check(Box::new(move |p: &Params, model: &str, mp: &Params| {
                         let Ok(info) = crate::model(model) else {
                             return Ok(());
                         };
@@ -310,8 +310,26 @@ pub fn catalog() -> Catalog<'static> {
                                 .to_string(),
                             }),
                         }
-                    },
-                ))
+                    }))
+                    .with_teacher_check(Box::new(
+                        move |p: &Params,
+                              (model, mp): (&str, &Params),
+                              teacher: Option<(&str, &Params)>| {
+                            // Unknown ids are reported by validation already.
+                            let Ok(info) = crate::model(model) else {
+                                return Ok(());
+                            };
+                            let cfg = model_config(info.kind, mp)?;
+                            let teacher = match teacher {
+                                Some((id, tp)) => match crate::model(id) {
+                                    Ok(t) => Some(model_config(t.kind, tp)?),
+                                    Err(_) => return Ok(()),
+                                },
+                                None => None,
+                            };
+                            m.check_teacher(p, &cfg, teacher.as_ref())
+                        },
+                    ))
             })
             .collect(),
         models: models()

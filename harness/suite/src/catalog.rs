@@ -6,6 +6,13 @@ use compbench_core::{HwModel, ParamError, ParamSpec, Params};
 /// (`Method::check` behind a model-config constructor): `(method params, model id, model params)`.
 pub type MethodCheck<'a> = dyn Fn(&Params, &str, &Params) -> Result<(), ParamError> + Sync + 'a;
 
+/// Cross-parameter check of a method against the model it runs on and the teacher it distills
+/// from (`Method::check_teacher` behind model-config constructors): `(method params, (model id,
+/// model params), the teacher's (model id, params) or None)`. Run for every method entry, with
+/// or without a `teacher:`, so a method can also refuse parameters that need one.
+pub type TeacherCheck<'a> =
+    dyn Fn(&Params, (&str, &Params), Option<(&str, &Params)>) -> Result<(), ParamError> + Sync + 'a;
+
 /// A named plugin with declared parameters (a method, a model, a dataset).
 pub struct PluginInfo<'a> {
     pub id: &'static str,
@@ -13,6 +20,8 @@ pub struct PluginInfo<'a> {
     pub params: &'static [ParamSpec],
     /// Only methods have one.
     pub check: Option<Box<MethodCheck<'a>>>,
+    /// Only methods that distill may have one.
+    pub teacher_check: Option<Box<TeacherCheck<'a>>>,
 }
 
 impl<'a> PluginInfo<'a> {
@@ -22,11 +31,17 @@ impl<'a> PluginInfo<'a> {
             describe,
             params,
             check: None,
+            teacher_check: None,
         }
     }
 
     pub fn with_check(mut self, check: Box<MethodCheck<'a>>) -> Self {
         self.check = Some(check);
+        self
+    }
+
+    pub fn with_teacher_check(mut self, check: Box<TeacherCheck<'a>>) -> Self {
+        self.teacher_check = Some(check);
         self
     }
 }

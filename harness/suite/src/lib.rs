@@ -55,7 +55,7 @@ pub mod yaml_path;
 
 use std::path::Path;
 
-pub use catalog::{Catalog, MethodCheck, PluginInfo, RENAMED_IDS, Section};
+pub use catalog::{Catalog, MethodCheck, PluginInfo, RENAMED_IDS, Section, TeacherCheck};
 use compbench_core::Params;
 pub use diag::{Diagnostic, SuiteErrors};
 pub use expand::{Experiment, Point};

@@ -113,6 +113,9 @@ pub(crate) fn validate(raw: RawSuite, file: &str, catalog: &Catalog) -> Result<S
     check_pairs(&mut d, &models, &methods);
     check_hw_build(&mut d, &hwmodels, catalog);
     check_method_vs_model(&mut d, &methods, &models, catalog);
+    if d.out.is_empty() {
+        check_method_vs_teacher(&mut d, &methods, &models, &teachers, catalog);
+    }
 
     if d.out.is_empty() {
         check_totals(
@@ -1024,6 +1027,72 @@ fn check_method_vs_model(d: &mut Diags, methods: &[Draft], models: &[Draft], cat
                                 m,
                                 &e,
                                 &format!("with model `{}` ({}): ", model.entry.label, q.label()),
+                            );
+                            continue 'models;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each method's teacher check (`Method::check_teacher`): every point of the method against
+/// every point of each model it runs on, with its teacher's point (or none), in both modes.
+/// Run once everything else is valid, so every teacher label resolves.
+fn check_method_vs_teacher(
+    d: &mut Diags,
+    methods: &[Draft],
+    models: &[Draft],
+    teachers: &[Draft],
+    catalog: &Catalog,
+) {
+    for m in methods {
+        let Some(check) = catalog
+            .method(&m.entry.id)
+            .and_then(|p| p.teacher_check.as_ref())
+        else {
+            continue;
+        };
+        let teacher = m
+            .teacher
+            .as_ref()
+            .and_then(|(label, _)| teachers.iter().find(|t| &t.entry.label == label));
+        'models: for model in models {
+            if !crate::pairs(&model.entry, &m.entry) {
+                continue;
+            }
+            let modes = [
+                (
+                    &m.entry.full,
+                    &model.entry.full,
+                    teacher.map(|t| &t.entry.full),
+                ),
+                (
+                    &m.entry.quick,
+                    &model.entry.quick,
+                    teacher.map(|t| &t.entry.quick),
+                ),
+            ];
+            for (mp, modelp, tp) in modes {
+                // A teacher is one point per mode (check_teachers).
+                let tp = tp.and_then(|points| points.first());
+                for p in mp {
+                    for q in modelp {
+                        let t = teacher.zip(tp).map(|(t, tp)| (t.entry.id.as_str(), tp));
+                        if let Err(e) = check(p, (&model.entry.id, q), t) {
+                            let with_teacher = teacher
+                                .map(|t| format!(" and teacher `{}`", t.entry.label))
+                                .unwrap_or_default();
+                            param_error_at(
+                                d,
+                                m,
+                                &e,
+                                &format!(
+                                    "with model `{}` ({}){with_teacher}: ",
+                                    model.entry.label,
+                                    q.label()
+                                ),
                             );
                             continue 'models;
                         }

@@ -33,6 +33,8 @@ fn default_text(d: ParamDefault) -> String {
         ParamDefault::Bool(b) => b.to_string(),
         ParamDefault::Int(i) => i.to_string(),
         ParamDefault::Float(x) => x.to_string(),
+        // An empty default (a name parameter's "none") would print as nothing at all.
+        ParamDefault::Str("") => "\"\" (none)".to_string(),
         ParamDefault::Str(s) => s.to_string(),
     }
 }

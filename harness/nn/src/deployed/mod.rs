@@ -257,6 +257,71 @@ impl DeployedModel {
         out
     }
 
+    /// Every named output of the graph in execution order, with its per-image layout: the
+    /// layer names of the Workload IR (`conv1`, `conv1.relu`, `conv1.pool`, `fc1`, ...) and a
+    /// ViT's blocks by prefix (`block0`, ...). A name borne by consecutive nodes (a ViT's
+    /// `ln_f`: the normalization, then its affine part) is one output, the last node's. These
+    /// are the names [`DeployedModel::forward_to`] and the trainable
+    /// [`Network::forward_to`](crate::models::Network::forward_to) read.
+    pub fn outputs(&self) -> Vec<(String, Layout)> {
+        let [c, h, w] = self.input;
+        let mut layout = Layout::Nhwc { h, w, c };
+        // `Node::ir` is the one place that knows each node's output layout.
+        let mut scratch = Workload::new(String::new());
+        let mut out: Vec<(String, Layout)> = Vec::new();
+        for node in &self.nodes {
+            layout = node.ir(1, layout, &mut scratch);
+            if let Some(name) = node.name() {
+                match out.iter_mut().find(|(n, _)| n == name) {
+                    Some(entry) => entry.1 = layout,
+                    None => out.push((name.to_string(), layout)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The output of layer `name` (see [`DeployedModel::outputs`]) for `batch` NCHW images:
+    /// the graph runs up to that layer's last node and stops. The activation is in the graph's
+    /// own layout (NHWC for images, rows of features or tokens otherwise). A teacher's hint
+    /// layer in FitNets ([`crate::distill`]) is read this way.
+    pub fn forward_to(&self, x: &[f32], batch: usize, name: &str) -> Result<Act, String> {
+        let Some(last) = self.nodes.iter().rposition(|n| n.name() == Some(name)) else {
+            let names: Vec<String> = self.outputs().into_iter().map(|(n, _)| n).collect();
+            return Err(format!(
+                "`{}` has no layer `{name}` (layers: {})",
+                self.name,
+                names.join(", ")
+            ));
+        };
+        let [c, h, w] = self.input;
+        if x.len() != batch * c * h * w {
+            return Err(format!(
+                "`{}`: {} input values are not {batch} images of {c}×{h}×{w}",
+                self.name,
+                x.len()
+            ));
+        }
+        if batch == 0 {
+            let layout = self
+                .outputs()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, l)| l)
+                .expect("a node bears the name");
+            return Ok(Act {
+                data: Vec::new(),
+                batch: 0,
+                layout,
+            });
+        }
+        let mut act = self.input_act(x, batch);
+        for node in &self.nodes[..=last] {
+            act = node.run(act, &mut None);
+        }
+        Ok(act)
+    }
+
     /// The network as Workload IR for `batch` images: every GEMM through its kernel's
     /// [`GemmKernel::gemm_ir`], attention's Q·Kᵀ and P·V as non-static GEMMs repeated per
     /// head, non-linear ops with element counts. Element-wise adds (bias, residual, positions)

@@ -220,6 +220,26 @@ pub enum Node {
 }
 
 impl Node {
+    /// The name its output goes by (the layer names of the Workload IR; a transformer block
+    /// by its prefix, `block0`), or `None` for a pure layout change (flatten, mean-pool).
+    /// [`super::DeployedModel::outputs`] lists them.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Node::Gemm(g) => Some(&g.name),
+            Node::Conv(c) => Some(&c.gemm.name),
+            Node::Nonlinear(n) => Some(&n.name),
+            Node::MaxPool2 { name } => Some(name),
+            Node::PatchEmbed(p) => Some(&p.gemm.name),
+            Node::Affine(a) => Some(&a.name),
+            Node::TransformerBlock(b) => Some(&b.prefix),
+            // Listed one by one, not `_`: a new node kind must say whether its output is named.
+            // The distillation token's nodes are unnamed: prepending a row changes the layout
+            // only, and the two heads' average is no layer of the trainable model
+            // (`Network::forward_to` taps neither).
+            Node::Flatten | Node::MeanPool | Node::PrependToken(_) | Node::DistillHeads(_) => None,
+        }
+    }
+
     /// Every GEMM node inside, in execution order.
     pub fn gemms(&self) -> Vec<&GemmNode> {
         match self {

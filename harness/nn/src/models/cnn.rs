@@ -9,7 +9,7 @@ use compbench_core::seed::Rng;
 
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::{Conv, Dense};
-use super::{GemmMut, GemmRef, relu};
+use super::{GemmMut, GemmRef, Tap, relu, tap_rows, tap_spatial};
 use crate::fused::max_pool2x2;
 use crate::hooks::{ConvGeom, TrainHooks};
 
@@ -115,34 +115,39 @@ impl Cnn {
     }
 
     pub fn forward(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Tensor<2> {
+        super::logits(self.run(x, hooks, None))
+    }
+
+    /// The forward pass, stopping at layer `stop` when given (see `Network::forward_to`).
+    /// Every deployed output name is a tap: `conv1`, `conv1.relu`, `conv1.pool`, `conv2`, ...,
+    /// `fc1`, `fc1.relu`, `fc2`.
+    pub(crate) fn run(
+        &self,
+        x: Tensor<4>,
+        hooks: &dyn TrainHooks,
+        stop: Option<&str>,
+    ) -> Tap<Tensor<2>> {
         let layers = self.gemm_layers();
-        let conv_block =
-            |x: Tensor<4>, conv: &Conv, geom: &ConvGeom, info: &GemmLayerInfo, act: &str| {
-                let y = hooks.conv2d(
-                    &info.site(),
-                    geom,
-                    x,
-                    conv.weight.val(),
-                    Some(conv.bias.val()),
-                );
-                let [b, c, h, w] = y.dims();
-                // Element-wise op: any 2-D view works; one row per image keeps it cheap.
-                let y = relu(act, y.reshape([b, c * h * w]), hooks).reshape([b, c, h, w]);
-                // burn's max_pool2d with kernel 2, stride 2 (bit-identical), fused with its
-                // backward on burn-flex.
-                max_pool2x2(y)
-            };
         let (g1, g2) = self.geoms();
-        let x = conv_block(x, &self.conv1, &g1, &layers[0], "conv1.relu");
-        let x = conv_block(x, &self.conv2, &g2, &layers[1], "conv2.relu");
+        let names1 = ["conv1", "conv1.relu", "conv1.pool"];
+        let names2 = ["conv2", "conv2.relu", "conv2.pool"];
+        let x = conv_block(x, &self.conv1, &g1, &layers[0], names1, hooks, stop)?;
+        let x = conv_block(x, &self.conv2, &g2, &layers[1], names2, hooks, stop)?;
         let [b, c, h, w] = x.dims();
         let x = x.reshape([b, c * h * w]);
-        let x = relu(
-            "fc1.relu",
+        let x = tap_rows(
+            stop,
+            "fc1",
             self.fc1.forward(&layers[2].site(), x, hooks),
-            hooks,
-        );
-        self.fc2.forward(&layers[3].site(), x, hooks)
+            b,
+        )?;
+        let x = tap_rows(stop, "fc1.relu", relu("fc1.relu", x, hooks), b)?;
+        tap_rows(
+            stop,
+            "fc2",
+            self.fc2.forward(&layers[3].site(), x, hooks),
+            b,
+        )
     }
 
     pub(crate) fn gemm(&self, name: &str) -> Option<GemmRef<'_>> {
@@ -164,4 +169,31 @@ impl Cnn {
             _ => None,
         }
     }
+}
+
+/// Convolution, ReLU, 2×2 max-pool; `names` are the three outputs' (conv, relu, pool).
+fn conv_block(
+    x: Tensor<4>,
+    conv: &Conv,
+    geom: &ConvGeom,
+    info: &GemmLayerInfo,
+    names: [&str; 3],
+    hooks: &dyn TrainHooks,
+    stop: Option<&str>,
+) -> Tap<Tensor<4>> {
+    let y = hooks.conv2d(
+        &info.site(),
+        geom,
+        x,
+        conv.weight.val(),
+        Some(conv.bias.val()),
+    );
+    let y = tap_spatial(stop, names[0], y)?;
+    let [b, c, h, w] = y.dims();
+    // Element-wise op: any 2-D view works; one row per image keeps it cheap.
+    let y = relu(names[1], y.reshape([b, c * h * w]), hooks).reshape([b, c, h, w]);
+    let y = tap_spatial(stop, names[1], y)?;
+    // burn's max_pool2d with kernel 2, stride 2 (bit-identical), fused with its backward on
+    // burn-flex.
+    tap_spatial(stop, names[2], max_pool2x2(y))
 }

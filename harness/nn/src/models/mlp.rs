@@ -7,7 +7,7 @@ use compbench_core::seed::Rng;
 
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::Dense;
-use super::{GemmMut, GemmRef, relu};
+use super::{GemmMut, GemmRef, Tap, relu, tap_rows};
 use crate::hooks::TrainHooks;
 
 pub const HIDDEN: [usize; 2] = [256, 128];
@@ -56,20 +56,40 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Tensor<2> {
+        super::logits(self.run(x, hooks, None))
+    }
+
+    /// The forward pass, stopping at layer `stop` when given (see `Network::forward_to`):
+    /// `fc1`, `fc1.relu`, `fc2`, `fc2.relu`, `fc3`.
+    pub(crate) fn run(
+        &self,
+        x: Tensor<4>,
+        hooks: &dyn TrainHooks,
+        stop: Option<&str>,
+    ) -> Tap<Tensor<2>> {
         let [b, c, h, w] = x.dims();
         let layers = self.gemm_layers();
         let x = x.reshape([b, c * h * w]);
-        let x = relu(
-            "fc1.relu",
+        let x = tap_rows(
+            stop,
+            "fc1",
             self.fc1.forward(&layers[0].site(), x, hooks),
-            hooks,
-        );
-        let x = relu(
-            "fc2.relu",
+            b,
+        )?;
+        let x = tap_rows(stop, "fc1.relu", relu("fc1.relu", x, hooks), b)?;
+        let x = tap_rows(
+            stop,
+            "fc2",
             self.fc2.forward(&layers[1].site(), x, hooks),
-            hooks,
-        );
-        self.fc3.forward(&layers[2].site(), x, hooks)
+            b,
+        )?;
+        let x = tap_rows(stop, "fc2.relu", relu("fc2.relu", x, hooks), b)?;
+        tap_rows(
+            stop,
+            "fc3",
+            self.fc3.forward(&layers[2].site(), x, hooks),
+            b,
+        )
     }
 
     pub(crate) fn gemm(&self, name: &str) -> Option<GemmRef<'_>> {

@@ -12,6 +12,8 @@ pub mod layers;
 pub mod mlp;
 pub mod vit;
 
+use std::ops::ControlFlow;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use compbench_core::NonlinearKind;
@@ -78,6 +80,62 @@ pub enum Network {
     Vit(Vit),
 }
 
+/// An intermediate output of a trainable network ([`Network::forward_to`]), in burn's
+/// layouts. Its name and shape are those of the deployed graph's output of the same name
+/// ([`DeployedModel::outputs`](crate::deployed::DeployedModel::outputs)).
+#[derive(Debug, Clone)]
+pub enum Feature {
+    /// `[batch, channels, height, width]`: a deployed `Layout::Nhwc { h, w, c }`, in NCHW.
+    Spatial(Tensor<4>),
+    /// `[batch, rows, cols]`: a deployed `Layout::Rows { rows, cols }` (features have one row,
+    /// a ViT's tokens one row per token).
+    Rows(Tensor<3>),
+}
+
+impl Feature {
+    /// `[batch, values per image]`, in the layout's own order (NCHW for spatial features).
+    pub fn flatten(self) -> Tensor<2> {
+        match self {
+            Feature::Spatial(x) => {
+                let [b, c, h, w] = x.dims();
+                x.reshape([b, c * h * w])
+            }
+            Feature::Rows(x) => {
+                let [b, r, c] = x.dims();
+                x.reshape([b, r * c])
+            }
+        }
+    }
+}
+
+/// A forward pass that may stop early: `Break` carries the output of the layer asked for,
+/// `Continue` the value flowing on (the logits at the end).
+pub(crate) type Tap<T> = ControlFlow<Feature, T>;
+
+/// Stop with `x` if `name` is the layer asked for.
+pub(crate) fn tap_spatial(stop: Option<&str>, name: &str, x: Tensor<4>) -> Tap<Tensor<4>> {
+    if stop == Some(name) {
+        ControlFlow::Break(Feature::Spatial(x))
+    } else {
+        ControlFlow::Continue(x)
+    }
+}
+
+/// Stop with `x` (`[batch·rows, cols]`, `rows` per image) if `name` is the layer asked for.
+pub(crate) fn tap_rows(
+    stop: Option<&str>,
+    name: &str,
+    x: Tensor<2>,
+    batch: usize,
+) -> Tap<Tensor<2>> {
+    if stop == Some(name) {
+        let [m, c] = x.dims();
+        ControlFlow::Break(Feature::Rows(x.reshape([batch, m / batch.max(1), c])))
+    } else {
+        ControlFlow::Continue(x)
+    }
+}
+
 pub(crate) enum GemmRef<'a> {
     Dense(&'a Dense),
     Conv(&'a Conv),
@@ -133,6 +191,40 @@ impl Network {
             Network::Mlp(m) => Heads::single(m.forward(x, hooks)),
             Network::Cnn(m) => Heads::single(m.forward(x, hooks)),
             Network::Vit(m) => m.forward_heads(x, hooks),
+        }
+    }
+
+    /// The output of layer `name` for images `[batch, 1, 28, 28]`: the forward pass runs up
+    /// to that layer and stops, so only the layers before it are in the autodiff graph (a
+    /// FitNets guided layer trains exactly those). Names and shapes are the deployed graph's
+    /// ([`DeployedModel::outputs`](crate::deployed::DeployedModel::outputs)); an unknown name
+    /// is an error listing them.
+    pub fn forward_to(
+        &self,
+        x: Tensor<4>,
+        hooks: &dyn TrainHooks,
+        name: &str,
+    ) -> Result<Feature, String> {
+        let run = match self {
+            Network::Mlp(m) => m.run(x, hooks, Some(name)),
+            Network::Cnn(m) => m.run(x, hooks, Some(name)),
+            Network::Vit(m) => m.run(x, hooks, Some(name)).map_continue(|h| h.cls),
+        };
+        match run {
+            ControlFlow::Break(f) => Ok(f),
+            ControlFlow::Continue(_) => {
+                let names: Vec<String> = self
+                    .to_deployed()
+                    .outputs()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                Err(format!(
+                    "`{}` has no layer `{name}` (layers: {})",
+                    self.kind().name(),
+                    names.join(", ")
+                ))
+            }
         }
     }
 
@@ -244,6 +336,14 @@ impl Network {
     /// Trainable scalars.
     pub fn num_params(&self) -> usize {
         Module::num_params(self)
+    }
+}
+
+/// The logits of a forward pass run to the end (no layer asked for, so nothing stops it).
+pub(crate) fn logits<T>(run: Tap<T>) -> T {
+    match run {
+        ControlFlow::Continue(l) => l,
+        ControlFlow::Break(_) => unreachable!("a pass with no layer asked for never stops"),
     }
 }
 

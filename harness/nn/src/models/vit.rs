@@ -20,7 +20,7 @@ use compbench_core::seed::Rng;
 
 use super::config::{GemmLayerInfo, GemmShape, IMAGE_SIDE, ModelConfig, finish_layers};
 use super::layers::{Dense, LayerNorm, param};
-use super::{GemmMut, GemmRef, Heads};
+use super::{GemmMut, GemmRef, Heads, Tap, tap_rows};
 use crate::hooks::{NonlinearSite, TrainHooks};
 
 #[derive(Module, Debug)]
@@ -184,6 +184,19 @@ impl Vit {
     /// Both heads' logits (the distillation head only with a distillation token): what a
     /// distillation loss trains.
     pub fn forward_heads(&self, x: Tensor<4>, hooks: &dyn TrainHooks) -> Heads {
+        super::logits(self.run(x, hooks, None))
+    }
+
+    /// The forward pass, stopping at layer `stop` when given (see `Network::forward_to`):
+    /// `patch_embed` (positions added, before a distillation token is prepended), `block{i}`
+    /// (a block's output tokens, the distillation token first when there is one), and without
+    /// a distillation token `ln_f` (with its affine part) and `head`.
+    pub(crate) fn run(
+        &self,
+        x: Tensor<4>,
+        hooks: &dyn TrainHooks,
+        stop: Option<&str>,
+    ) -> Tap<Heads> {
         let layers = self.gemm_layers();
         let site = |name: &str| {
             layers
@@ -199,15 +212,16 @@ impl Vit {
         let x = self
             .patch_embed
             .forward(&site("patch_embed"), self.patchify(x), hooks);
-        let x = x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>();
+        let x = (x.reshape([b, t, d]) + self.pos.val().unsqueeze::<3>()).reshape([b * t, d]);
+        let x = tap_rows(stop, "patch_embed", x, b)?;
         let mut x = match &self.distill {
-            None => x.reshape([b * t, d]),
+            None => x,
             Some(dt) => {
                 // The token (plus its position) leads every image's sequence.
                 let token = (dt.token.val() + dt.pos.val())
                     .unsqueeze::<3>()
                     .expand([b, 1, d]);
-                Tensor::cat(vec![token, x], 1).reshape([b * s, d])
+                Tensor::cat(vec![token, x.reshape([b, t, d])], 1).reshape([b * s, d])
             }
         };
         for (i, blk) in self.blocks.iter().enumerate() {
@@ -247,12 +261,18 @@ impl Vit {
                 h,
             );
             x = x + blk.fc2.forward(&site(3), h, hooks);
+            if let Some(s) = stop
+                && s == format!("block{i}")
+            {
+                x = tap_rows(stop, s, x, b)?;
+            }
         }
         match &self.distill {
             None => {
                 let pooled = x.reshape([b, t, d]).mean_dim(1).reshape([b, d]);
-                let pooled = self.ln_f.forward("ln_f", pooled, hooks);
-                Heads::single(self.head.forward(&site("head"), pooled, hooks))
+                let pooled = tap_rows(stop, "ln_f", self.ln_f.forward("ln_f", pooled, hooks), b)?;
+                let head = self.head.forward(&site("head"), pooled, hooks);
+                Tap::Continue(Heads::single(tap_rows(stop, "head", head, b)?))
             }
             Some(dt) => {
                 let x = x.reshape([b, s, d]);
@@ -269,10 +289,10 @@ impl Vit {
                 let dist = dt
                     .head
                     .forward(&site("dist_head"), normed.narrow(0, b, b), hooks);
-                Heads {
+                Tap::Continue(Heads {
                     cls,
                     dist: Some(dist),
-                }
+                })
             }
         }
     }

@@ -137,8 +137,25 @@ where
 }
 
 /// A loss that also sees the batch's example indices (to gather per-example constants such as
-/// cached teacher logits).
-type IndexedLoss<'a, M> = dyn Fn(&M, Tensor<4>, Tensor<1, Int>, &[usize]) -> Tensor<1> + Sync + 'a;
+/// cached teacher logits or hints).
+pub(crate) type IndexedLoss<'a, M> =
+    dyn Fn(&M, Tensor<4>, Tensor<1, Int>, &[usize]) -> Tensor<1> + Sync + 'a;
+
+/// [`fit_with_loss`] with a loss that sees the batch's example indices (FitNets' hint stage
+/// gathers the teacher's hints by them).
+pub(crate) fn fit_indexed<M: Module + 'static>(
+    module: M,
+    cfg: &TrainConfig,
+    data: &ImageSplit,
+    device: &Device,
+    seed: u64,
+    loss: &IndexedLoss<'_, M>,
+    log: &(dyn Fn(&str) + Sync),
+) -> (M, TrainLog) {
+    with_threads(cfg.threads, move || {
+        fit_inner(module, cfg, data, device, seed, loss, log)
+    })
+}
 
 fn fit_inner<M: Module + 'static>(
     module: M,
