@@ -78,7 +78,7 @@ fn bad_mode_and_misplaced_knobs_name_file_line_col() {
                 "{ id: distill, label: vit-alone }",
                 "{ id: distill, label: vit-alone, params: { kd_mode: hard } }",
             ),
-            "deit.yaml:10:48: methods[0].params.kd_mode: unknown parameter `kd_mode` (allowed: init, epochs, lr)",
+            "deit.yaml:10:48: methods[0].params.kd_mode: unknown parameter `kd_mode` (allowed: init, epochs, lr, hint_layer, guided_layer, hint_epochs)",
         ),
         (
             SUITE.replace("id: vit, label: vit-token", "id: cnn, label: vit-token"),
