@@ -77,10 +77,10 @@ fn ties_go_to_the_lowest_index() {
 }
 
 #[test]
-fn ties_across_the_encoders_argmin_chains_go_to_the_lowest_index() {
-    // The rows-in-lanes encoder (≥ 8 rows) splits the centroids into contiguous ranges with one
-    // running argmin each: an equal distance in a later range must not win. (c, first, twin):
-    // the nearest centroid at `first` and an identical copy at `twin`, in a later range.
+fn ties_in_the_rows_in_lanes_encoder_go_to_the_lowest_index() {
+    // The same rule on ≥ 8 rows, where the rows-in-lanes encoder runs (one row per lane), for
+    // several c: (c, first, twin): the nearest centroid at `first` and an identical copy at
+    // `twin`, later in index order.
     let cases = [
         (4, 0, 3),
         (5, 1, 4),

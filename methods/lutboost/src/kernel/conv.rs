@@ -29,8 +29,6 @@ use crate::encode::{Codes, Encoder, ROW_BLOCK, encode_row_portable};
 const LANES: usize = 8;
 /// Rows a chunk aims for (rounded up to whole images filling whole code blocks).
 const CHUNK_ROWS: usize = 1024;
-/// Independent argmin chains per sub-vector in the AVX2 encoder (see `encode_lanes`).
-const CHAINS: usize = 4;
 
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
@@ -286,47 +284,24 @@ mod x86 {
                 // SAFETY: readable by the caller's contract.
                 *xd = unsafe { _mm256_loadu_ps(src.add(koff[s * V + d])) };
             }
-            // The running argmin is a serial min/compare/blend chain, the loop's critical
-            // path, so the centroids are split into CHAINS contiguous ranges with one chain
-            // each, merged in index order with a strict `<`: a later range wins only with a
-            // strictly smaller distance, so the result is still the first minimum.
-            let mut best = [_mm256_set1_ps(f32::INFINITY); CHAINS];
-            let mut idx = [_mm256_setzero_ps(); CHAINS];
-            let span = c.div_ceil(CHAINS);
-            for t in 0..span {
-                for q in 0..CHAINS {
-                    let j = q * span + t;
-                    if j >= c {
-                        continue;
-                    }
-                    // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
-                    let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
-                    for (d, &xd) in xv.iter().enumerate() {
-                        let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
-                        acc = match M {
-                            0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
-                            1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                            _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                        };
-                    }
-                    // Strict <: a later equal distance never replaces an earlier one.
-                    let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best[q]);
-                    best[q] = _mm256_min_ps(acc, best[q]);
-                    idx[q] = _mm256_blendv_ps(
-                        idx[q],
-                        _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)),
-                        lt,
-                    );
+            let mut best = _mm256_set1_ps(f32::INFINITY);
+            let mut idx = _mm256_setzero_ps();
+            for j in 0..c {
+                // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
+                let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
+                for (d, &xd) in xv.iter().enumerate() {
+                    let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
+                    acc = match M {
+                        0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
+                        1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+                        _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+                    };
                 }
+                // Strict <: a later equal distance never replaces an earlier one.
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best);
+                best = _mm256_min_ps(acc, best);
+                idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)), lt);
             }
-            // Merge the chains pairwise in index order: (0, 1), (2, 3), then the two.
-            let merge = |(b0, i0): (__m256, __m256), (b1, i1): (__m256, __m256)| {
-                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(b1, b0);
-                (_mm256_min_ps(b1, b0), _mm256_blendv_ps(i0, i1, lt))
-            };
-            let lo = merge((best[0], idx[0]), (best[1], idx[1]));
-            let hi = merge((best[2], idx[2]), (best[3], idx[3]));
-            let (_, idx) = merge(lo, hi);
             let mut lane_idx = [0i32; LANES];
             // SAFETY: 8 i32 = one 256-bit store.
             unsafe {
