@@ -329,15 +329,7 @@ impl Teacher {
     /// computed once per distinct set of images (rayon-parallel over chunks) and cached.
     pub fn logits_for(&self, split: &ImageSplit, n: usize) -> Result<Arc<Vec<f32>>, String> {
         use rayon::prelude::*;
-        let n = n.min(split.len());
-        let p = split.pixels_per_image();
-        if p != self.model.input.iter().product::<usize>() {
-            return Err(format!(
-                "teacher `{}` takes {:?} images, the data has {}×{}×{}",
-                self.label, self.model.input, split.channels, split.height, split.width
-            ));
-        }
-        let images = &split.images[..n * p];
+        let (images, n, p) = self.first_images(split, n)?;
         let key = images_key(images, n);
         if let Some((_, l)) = self
             .cache
@@ -358,6 +350,24 @@ impl Teacher {
             .map_err(|_| "teacher cache poisoned")?
             .push((key, logits.clone()));
         Ok(logits)
+    }
+
+    /// The first `n` images of `split` (fewer if it is shorter), their count and the values per
+    /// image, once the images are checked to be what the teacher takes.
+    fn first_images<'a>(
+        &self,
+        split: &'a ImageSplit,
+        n: usize,
+    ) -> Result<(&'a [f32], usize, usize), String> {
+        let n = n.min(split.len());
+        let p = split.pixels_per_image();
+        if p != self.model.input.iter().product::<usize>() {
+            return Err(format!(
+                "teacher `{}` takes {:?} images, the data has {}×{}×{}",
+                self.label, self.model.input, split.channels, split.height, split.width
+            ));
+        }
+        Ok((&split.images[..n * p], n, p))
     }
 
     /// Rows `idx` of a `[n, classes]` logits table as a tensor on `device`.
@@ -785,18 +795,10 @@ impl Teacher {
         layer: &str,
     ) -> Result<HintSource, String> {
         use rayon::prelude::*;
-        let n = n.min(split.len());
-        let p = split.pixels_per_image();
-        if p != self.model.input.iter().product::<usize>() {
-            return Err(format!(
-                "teacher `{}` takes {:?} images, the data has {}×{}×{}",
-                self.label, self.model.input, split.channels, split.height, split.width
-            ));
-        }
+        let (images, n, p) = self.first_images(split, n)?;
         let per_image = layer_output(&self.model, layer, "teacher", "hint_layer")
             .map_err(|e| format!("teacher `{}`: {}", self.label, e.message))?
             .per_image();
-        let images = &split.images[..n * p];
         let key = format!("{layer}:{}", images_key(images, n));
         let bytes = n * per_image * std::mem::size_of::<f32>();
         if let Some((_, t)) = self
