@@ -13,7 +13,8 @@ use compbench_nn::deployed::GemmKernel;
 const BITS: [TableBits; 3] = [TableBits::F32, TableBits::I8, TableBits::I16];
 
 /// (m, k, n, v, c): random shapes plus edge sizes (m = 1, m not a multiple of 32, n not a
-/// multiple of 4, one subspace, > 256 subspaces to exercise the i16 flush, c = 32 / 64).
+/// multiple of 4, one subspace, > 256 subspaces to exercise the i16 flush, c = 32 / 64, and
+/// full 32-row × 4-column tiles over several row blocks).
 const SHAPES: &[(usize, usize, usize, usize, usize)] = &[
     (1, 4, 1, 4, 16),
     (31, 16, 3, 4, 16),
@@ -25,6 +26,8 @@ const SHAPES: &[(usize, usize, usize, usize, usize)] = &[
     (9, 8, 7, 4, 64),
     (32, 3, 2, 3, 2),
     (0, 8, 4, 4, 16),
+    (96, 64, 12, 4, 16),
+    (257, 128, 64, 4, 16),
 ];
 
 fn layer(
@@ -32,6 +35,7 @@ fn layer(
     metric: VqMetric,
     (k, n, v, c): (usize, usize, usize, usize),
     bits: TableBits,
+    bias: bool,
 ) -> LutGemm {
     let nc = k / v;
     let cent = randn(rng, nc * c * v, 1.0);
@@ -44,7 +48,7 @@ fn layer(
         &cent,
         &w,
         n,
-        Some(&b),
+        bias.then_some(&b[..]),
         bits,
         TableScale::PerColumn,
     )
@@ -54,9 +58,9 @@ fn layer(
 fn implementations_are_bit_exact() {
     for &(m, k, n, v, c) in SHAPES {
         for metric in VqMetric::ALL {
-            for bits in BITS {
+            for (bits, bias) in BITS.into_iter().flat_map(|b| [(b, true), (b, false)]) {
                 let mut rng = Rng::new((m * 7 + k * 13 + n * 17 + c) as u64);
-                let l = layer(&mut rng, metric, (k, n, v, c), bits);
+                let l = layer(&mut rng, metric, (k, n, v, c), bits, bias);
                 let x = randn(&mut rng, m * k, 1.0);
                 let mut outs = Vec::new();
                 for isa in Isa::available() {
@@ -67,7 +71,7 @@ fn implementations_are_bit_exact() {
                 for w in outs.windows(2) {
                     assert_eq!(
                         w[0], w[1],
-                        "m={m} k={k} n={n} v={v} c={c} {metric:?} {bits:?}"
+                        "m={m} k={k} n={n} v={v} c={c} {metric:?} {bits:?} bias={bias}"
                     );
                 }
             }
@@ -165,7 +169,13 @@ fn inputs_on_centroids_reproduce_the_dense_gemm() {
 #[test]
 fn ir_carries_the_vq_spec() {
     let mut rng = Rng::new(1);
-    let l = layer(&mut rng, VqMetric::Chebyshev, (32, 8, 4, 16), TableBits::I8);
+    let l = layer(
+        &mut rng,
+        VqMetric::Chebyshev,
+        (32, 8, 4, 16),
+        TableBits::I8,
+        true,
+    );
     let g = l.gemm_ir(10);
     assert_eq!((g.m, g.k, g.n), (10, 32, 8));
     let vq = g.vq.unwrap();

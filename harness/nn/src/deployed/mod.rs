@@ -10,6 +10,7 @@
 
 pub mod annotated;
 pub mod bsr;
+mod buffers;
 pub mod kernels;
 pub mod nodes;
 

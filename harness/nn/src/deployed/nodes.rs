@@ -9,7 +9,7 @@
 use compbench_core::{Layer, NonlinearOp, NumFormat, Workload};
 use rayon::prelude::*;
 
-use super::{GemmKernel, NonlinearKernel};
+use super::{GemmKernel, NonlinearKernel, buffers};
 use crate::hooks::ConvGeom;
 use crate::kernels::{im2col_nhwc, multi_head_attention};
 
@@ -76,7 +76,7 @@ impl GemmNode {
         if let Some(o) = obs {
             o(&self.name, x, rows, k);
         }
-        let mut out = vec![0.0; rows * self.kernel.n()];
+        let mut out = buffers::take(rows * self.kernel.n());
         self.kernel.forward(x, rows, &mut out);
         out
     }
@@ -339,6 +339,7 @@ impl Node {
                     g.kernel.k()
                 );
                 let data = g.run(&act.data, b * rows, obs);
+                buffers::give(act.data);
                 Act {
                     data,
                     batch: b,
@@ -364,7 +365,7 @@ impl Node {
                         c.gemm.run(&cols, b * ho * wo, obs)
                     }
                     None => {
-                        let mut out = vec![0.0; b * ho * wo * c.geom.out_channels];
+                        let mut out = buffers::take(b * ho * wo * c.geom.out_channels);
                         if !c
                             .gemm
                             .kernel
@@ -375,6 +376,7 @@ impl Node {
                         out
                     }
                 };
+                buffers::give(act.data);
                 Act {
                     data,
                     batch: b,
@@ -617,23 +619,30 @@ impl TransformerBlock {
         let m = b * t;
         let mut x = act.data;
         // Attention half.
-        let mut h = x.clone();
+        let mut h = buffers::take(x.len());
+        h.copy_from_slice(&x);
         self.ln1.run(&mut h, m, d);
         self.ln1_affine.run(&mut h);
         let qkv = self.qkv.run(&h, m, obs);
-        let mut attn = vec![0.0; m * d];
+        let mut attn = buffers::take(m * d);
         let softmax = |s: &mut [f32], r: usize, c: usize| self.softmax.kernel.forward(s, r, c);
         multi_head_attention(&qkv, b, t, self.heads, d / self.heads, &softmax, &mut attn);
         let y = self.proj.run(&attn, m, obs);
         x.iter_mut().zip(&y).for_each(|(a, v)| *a += v);
+        buffers::give(qkv);
+        buffers::give(attn);
+        buffers::give(y);
         // MLP half.
-        let mut h = x.clone();
+        h.copy_from_slice(&x);
         self.ln2.run(&mut h, m, d);
         self.ln2_affine.run(&mut h);
         let mut hidden = self.fc1.run(&h, m, obs);
         self.gelu.run(&mut hidden, m, self.fc1.kernel.n());
         let y = self.fc2.run(&hidden, m, obs);
         x.iter_mut().zip(&y).for_each(|(a, v)| *a += v);
+        buffers::give(h);
+        buffers::give(hidden);
+        buffers::give(y);
         Act {
             data: x,
             batch: b,

@@ -296,7 +296,7 @@ fn tiles(
             for (acc, out) in tile.iter().zip(c_tile.chunks_exact_mut(n)) {
                 if p.contiguous {
                     let j0 = p.cols[0] as usize;
-                    out[j0..j0 + p.width].copy_from_slice(&acc[..p.width]);
+                    super::sgemm::store_tile_row(&mut out[j0..j0 + p.width], acc);
                 } else {
                     for (&j, &v) in p.cols[..p.width].iter().zip(acc) {
                         out[j as usize] = v;

@@ -1,5 +1,6 @@
 //! AVX2 encode and look-up-accumulate (x86-64, runtime-detected; every entry point falls back
-//! to [`super::reference`] / the portable encoder when AVX2 is missing).
+//! to [`super::reference`] / the portable encoder when AVX2 (and FMA, for encoding) is
+//! missing).
 //!
 //! Encode: one register holds coordinate d of 8 centroids (`Encoder::cols` is `[s][d][cpad]`),
 //! so a sub-vector's c distances are v broadcast-and-accumulate steps over c/8 registers, then a
@@ -27,10 +28,10 @@ use super::reference;
 pub fn encode_row(enc: &Encoder, xr: &[f32], block: &mut [u8], r: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             use crate::metric::VqMetric::*;
             let nr = enc.cpad / 8;
-            // SAFETY: AVX2 is available (checked above); slices are indexed within bounds
+            // SAFETY: AVX2 and FMA are available (checked above); slices are indexed within bounds
             // established by `Encoder::new` (cols: nc·v·cpad, init: nc·cpad) and by the caller
             // (xr: nc·v, block: nc·32, r < 32).
             unsafe {
@@ -76,7 +77,7 @@ pub fn accumulate(
                 };
             } else {
                 // SAFETY: AVX2 checked.
-                unsafe { x86::accumulate_autovec(t, bias, codes, out, parallel) };
+                unsafe { x86::accumulate_rows(t, bias, codes, out, parallel) };
             }
             return;
         }
@@ -93,7 +94,7 @@ mod x86 {
     use super::*;
 
     /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev. `NR`: registers of 8 centroids (cpad / 8).
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn encode_row<const M: u8, const NR: usize>(
         enc: &Encoder,
         xr: &[f32],
@@ -118,7 +119,7 @@ mod x86 {
                     // SAFETY: within the (s, d) column of cpad floats.
                     let cv = unsafe { _mm256_loadu_ps(col.add(i * 8)) };
                     *a = match M {
-                        0 => _mm256_add_ps(*a, _mm256_mul_ps(xb, cv)),
+                        0 => _mm256_fmadd_ps(xb, cv, *a),
                         1 => _mm256_add_ps(*a, _mm256_andnot_ps(sign, _mm256_sub_ps(xb, cv))),
                         _ => _mm256_max_ps(*a, _mm256_andnot_ps(sign, _mm256_sub_ps(xb, cv))),
                     };
@@ -142,15 +143,166 @@ mod x86 {
         }
     }
 
+    /// Row-major look-up for the tables the shuffle kernel does not take (f32, int16, and
+    /// int8 with c > 32): per row, each group of up to 64 output columns is summed in registers
+    /// over all subspaces, then dequantized and stored once. The sums run in the reference's
+    /// order (subspace 0 first, from 0), so the result is the reference's bit for bit.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn accumulate_autovec(
+    pub(super) unsafe fn accumulate_rows(
         t: &LutTable,
         bias: Option<&[f32]>,
         codes: &Codes,
         out: &mut [f32],
         parallel: bool,
     ) {
-        reference::accumulate_inline(t, bias, codes, out, parallel)
+        let n = t.n;
+        if n == 0 {
+            return;
+        }
+        let task = |(task, rows): (usize, &mut [f32])| {
+            let r0 = task * ROWS_PER_TASK;
+            for (i, o) in rows.chunks_exact_mut(n).enumerate() {
+                let r = r0 + i;
+                // Row r's code for subspace s is at `row_codes + 32 · s`.
+                let row_codes = unsafe {
+                    codes
+                        .data
+                        .as_ptr()
+                        .add((r / ROW_BLOCK) * t.nc * ROW_BLOCK + r % ROW_BLOCK)
+                };
+                // SAFETY: AVX2 was checked by the caller; codes hold nc entries for row r, and
+                // each is < c, so every table row read is inside the table.
+                unsafe {
+                    match &t.data {
+                        TableData::F32(tab) => row_f32(tab, t.nc, t.c, row_codes, bias, o),
+                        TableData::I16 { q, scale } => {
+                            row_int::<i16>(q, scale, t.nc, t.c, row_codes, bias, o)
+                        }
+                        TableData::I8 { q, scale, .. } => {
+                            row_int::<i8>(q, scale, t.nc, t.c, row_codes, bias, o)
+                        }
+                    }
+                }
+            }
+        };
+        if parallel {
+            out.par_chunks_mut(ROWS_PER_TASK * n)
+                .enumerate()
+                .for_each(task);
+        } else {
+            out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
+        }
+    }
+
+    /// Rows per parallel task of [`accumulate_rows`].
+    const ROWS_PER_TASK: usize = 16;
+    /// Output columns summed in registers at once (8 registers of 8).
+    const COLS: usize = 64;
+
+    /// One row from f32 tables: `o = Σ_s T[s][code_s] (+ bias)`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn row_f32(
+        tab: &[f32],
+        nc: usize,
+        c: usize,
+        row_codes: *const u8,
+        bias: Option<&[f32]>,
+        o: &mut [f32],
+    ) {
+        let n = o.len();
+        let mut col = 0;
+        while col + 8 <= n {
+            let regs = ((n - col) / 8).min(COLS / 8);
+            let mut acc = [_mm256_setzero_ps(); COLS / 8];
+            for s in 0..nc {
+                let j = unsafe { *row_codes.add(s * ROW_BLOCK) } as usize;
+                let tr = tab[(s * c + j) * n + col..].as_ptr();
+                for (q, a) in acc.iter_mut().enumerate().take(regs) {
+                    // SAFETY: col + 8q + 8 ≤ n within table row (s, j).
+                    *a = _mm256_add_ps(*a, unsafe { _mm256_loadu_ps(tr.add(8 * q)) });
+                }
+            }
+            for (q, a) in acc.iter().enumerate().take(regs) {
+                let b = bias.map_or(_mm256_setzero_ps(), |b| unsafe {
+                    _mm256_loadu_ps(b[col + 8 * q..].as_ptr())
+                });
+                unsafe { _mm256_storeu_ps(o[col + 8 * q..].as_mut_ptr(), _mm256_add_ps(*a, b)) };
+            }
+            col += 8 * regs;
+        }
+        for (idx, a) in o.iter_mut().enumerate().skip(col) {
+            let mut sum = 0.0f32;
+            for s in 0..nc {
+                let j = unsafe { *row_codes.add(s * ROW_BLOCK) } as usize;
+                sum += tab[(s * c + j) * n + idx];
+            }
+            *a = sum + bias.map_or(0.0, |b| b[idx]);
+        }
+    }
+
+    /// An integer table entry type, widened 8 at a time to i32 lanes.
+    trait Entry: Copy + Into<i32> {
+        /// # Safety
+        /// AVX2; 8 entries readable at `p`.
+        unsafe fn load8(p: *const Self) -> __m256i;
+    }
+    impl Entry for i8 {
+        #[inline(always)]
+        unsafe fn load8(p: *const i8) -> __m256i {
+            unsafe { _mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i)) }
+        }
+    }
+    impl Entry for i16 {
+        #[inline(always)]
+        unsafe fn load8(p: *const i16) -> __m256i {
+            unsafe { _mm256_cvtepi16_epi32(_mm_loadu_si128(p as *const __m128i)) }
+        }
+    }
+
+    /// One row from integer tables: exact i32 sums, then `sum · scale + bias` (a separate
+    /// multiply and add, as [`reference::dequantize`]).
+    #[target_feature(enable = "avx2")]
+    unsafe fn row_int<T: Entry>(
+        tab: &[T],
+        scale: &[f32],
+        nc: usize,
+        c: usize,
+        row_codes: *const u8,
+        bias: Option<&[f32]>,
+        o: &mut [f32],
+    ) {
+        let n = o.len();
+        let mut col = 0;
+        while col + 8 <= n {
+            let regs = ((n - col) / 8).min(COLS / 8);
+            let mut acc = [_mm256_setzero_si256(); COLS / 8];
+            for s in 0..nc {
+                let j = unsafe { *row_codes.add(s * ROW_BLOCK) } as usize;
+                let tr = tab[(s * c + j) * n + col..].as_ptr();
+                for (q, a) in acc.iter_mut().enumerate().take(regs) {
+                    // SAFETY: col + 8q + 8 ≤ n within table row (s, j).
+                    *a = _mm256_add_epi32(*a, unsafe { T::load8(tr.add(8 * q)) });
+                }
+            }
+            for (q, a) in acc.iter().enumerate().take(regs) {
+                let at = col + 8 * q;
+                let sc = unsafe { _mm256_loadu_ps(scale[at..].as_ptr()) };
+                let b = bias.map_or(_mm256_setzero_ps(), |b| unsafe {
+                    _mm256_loadu_ps(b[at..].as_ptr())
+                });
+                let v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(*a), sc), b);
+                unsafe { _mm256_storeu_ps(o[at..].as_mut_ptr(), v) };
+            }
+            col += 8 * regs;
+        }
+        for (idx, a) in o.iter_mut().enumerate().skip(col) {
+            let mut sum = 0i32;
+            for s in 0..nc {
+                let j = unsafe { *row_codes.add(s * ROW_BLOCK) } as usize;
+                sum += tab[(s * c + j) * n + idx].into();
+            }
+            *a = sum as f32 * scale[idx] + bias.map_or(0.0, |b| b[idx]);
+        }
     }
 
     /// Raw output pointer shared by tasks that write disjoint (row, column) tiles.
@@ -224,12 +376,25 @@ mod x86 {
         (g0, g1): (usize, usize),
         out: *mut f32,
     ) {
+        const { assert!(NQ == 4, "the epilogue transposes 8 rows × 4 columns") };
         let m = codes.m;
         for g in g0..g1 {
             let tab = unsafe { shuf.as_ptr().add(g * nc * NQ * LANES) };
+            let col0 = g * NQ;
+            // Per column: scale and bias broadcast (zero past n; those lanes are never stored).
+            let (sc, bb): ([__m256; NQ], [__m256; NQ]) = (
+                std::array::from_fn(|q| {
+                    _mm256_set1_ps(if col0 + q < n { scale[col0 + q] } else { 0.0 })
+                }),
+                std::array::from_fn(|q| {
+                    let b = bias.map_or(0.0, |b| if col0 + q < n { b[col0 + q] } else { 0.0 });
+                    _mm256_set1_ps(b)
+                }),
+            );
             for b in b0..b1 {
                 let cb = unsafe { codes.data.as_ptr().add(b * nc * ROW_BLOCK) };
-                let mut acc32 = [[0i32; ROW_BLOCK]; NQ];
+                // acc32[q][i]: column q's exact sums for rows 8i .. 8i + 8 of this block.
+                let mut acc32 = [[_mm256_setzero_si256(); 4]; NQ];
                 let mut s0 = 0;
                 while s0 < nc {
                     let s1 = (s0 + FLUSH).min(nc);
@@ -256,38 +421,77 @@ mod x86 {
                             a[1] = _mm256_add_epi16(a[1], _mm256_srli_epi16::<8>(r));
                         }
                     }
-                    let offset = 128 * (s1 - s0) as i32;
-                    for (q, a) in acc.iter().enumerate() {
-                        let mut whole = [0u16; 16];
-                        let mut odd = [0u16; 16];
-                        // SAFETY: 32-byte stores into 16 × u16 arrays.
-                        unsafe {
-                            _mm256_storeu_si256(whole.as_mut_ptr() as *mut __m256i, a[0]);
-                            _mm256_storeu_si256(odd.as_mut_ptr() as *mut __m256i, a[1]);
-                        }
-                        // pshufb works per 128-bit lane, so register byte i is row i; u16 lane l
-                        // holds rows 2l (low byte) and 2l + 1 (high byte).
-                        for l in 0..16 {
-                            let even = whole[l].wrapping_sub(odd[l] << 8);
-                            acc32[q][2 * l] += even as i32 - offset;
-                            acc32[q][2 * l + 1] += odd[l] as i32 - offset;
+                    // Flush in registers (a scalar flush cost more than the look-ups when nc is
+                    // small, as in the ViT's K = 64 layers). pshufb works per 128-bit lane, so
+                    // register byte i is row i and u16 lane l holds rows 2l (low byte) and
+                    // 2l + 1 (high byte): even = whole − 256 · odd, then interleaving even and
+                    // odd lanes puts rows 0–7 | 16–23 in `lo` and 8–15 | 24–31 in `hi`.
+                    let offset = _mm256_set1_epi32(128 * (s1 - s0) as i32);
+                    for (a, a32) in acc.iter().zip(acc32.iter_mut()) {
+                        let even = _mm256_sub_epi16(a[0], _mm256_slli_epi16::<8>(a[1]));
+                        let lo = _mm256_unpacklo_epi16(even, a[1]);
+                        let hi = _mm256_unpackhi_epi16(even, a[1]);
+                        let rows = [
+                            _mm256_castsi256_si128(lo),
+                            _mm256_castsi256_si128(hi),
+                            _mm256_extracti128_si256::<1>(lo),
+                            _mm256_extracti128_si256::<1>(hi),
+                        ];
+                        for (x, r) in a32.iter_mut().zip(rows) {
+                            let v = _mm256_sub_epi32(_mm256_cvtepu16_epi32(r), offset);
+                            *x = _mm256_add_epi32(*x, v);
                         }
                     }
                     s0 = s1;
                 }
-                for (q, a) in acc32.iter().enumerate() {
-                    let col = g * NQ + q;
-                    if col >= n {
+                // Dequantize (a separate multiply and add, as the reference) and transpose each
+                // 8 rows × 4 columns to row-major stores.
+                for i in 0..4 {
+                    let row0 = b * ROW_BLOCK + 8 * i;
+                    if row0 >= m {
                         break;
                     }
-                    let (sc, bb) = (scale[col], bias.map_or(0.0, |bb| bb[col]));
-                    for (r, &v) in a.iter().enumerate() {
-                        let row = b * ROW_BLOCK + r;
-                        if row >= m {
-                            break;
+                    let f: [__m256; NQ] = std::array::from_fn(|q| {
+                        _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc32[q][i]), sc[q]), bb[q])
+                    });
+                    let t0 = _mm256_unpacklo_ps(f[0], f[1]);
+                    let t1 = _mm256_unpackhi_ps(f[0], f[1]);
+                    let t2 = _mm256_unpacklo_ps(f[2], f[3]);
+                    let t3 = _mm256_unpackhi_ps(f[2], f[3]);
+                    // Register j holds row j (low half) and row j + 4 (high half).
+                    let rj = [
+                        _mm256_shuffle_ps::<0x44>(t0, t2),
+                        _mm256_shuffle_ps::<0xEE>(t0, t2),
+                        _mm256_shuffle_ps::<0x44>(t1, t3),
+                        _mm256_shuffle_ps::<0xEE>(t1, t3),
+                    ];
+                    if col0 + NQ <= n && row0 + 8 <= m {
+                        for (j, r) in rj.iter().enumerate() {
+                            // SAFETY: rows row0 + j and row0 + j + 4 are < m, columns col0 ..
+                            // col0 + 4 ≤ n; this task owns the tile.
+                            unsafe {
+                                let o = out.add((row0 + j) * n + col0);
+                                _mm_storeu_ps(o, _mm256_castps256_ps128(*r));
+                                _mm_storeu_ps(o.add(4 * n), _mm256_extractf128_ps::<1>(*r));
+                            }
                         }
-                        // SAFETY: row < m, col < n; this task owns the tile.
-                        unsafe { *out.add(row * n + col) = v as f32 * sc + bb };
+                        continue;
+                    }
+                    // An edge tile: through a buffer, storing only rows < m and columns < n.
+                    let mut rows = [[0.0f32; NQ]; 8];
+                    for (j, r) in rj.iter().enumerate() {
+                        // SAFETY: 4-float stores into [f32; 4] arrays.
+                        unsafe {
+                            _mm_storeu_ps(rows[j].as_mut_ptr(), _mm256_castps256_ps128(*r));
+                            _mm_storeu_ps(rows[j + 4].as_mut_ptr(), _mm256_extractf128_ps::<1>(*r));
+                        }
+                    }
+                    let cols = NQ.min(n - col0);
+                    for (j, r) in rows.iter().enumerate().take(m - row0) {
+                        for (q, &v) in r.iter().enumerate().take(cols) {
+                            // SAFETY: row0 + j < m and col0 + q < n; this task owns the tile.
+                            unsafe { *out.add((row0 + j) * n + col0 + q) = v };
+                        }
                     }
                 }
             }

@@ -8,8 +8,8 @@
 //! The AVX2 encoder puts 8 horizontally adjacent output pixels in the 8 lanes of a register:
 //! in the padded channel-major copy, coordinate (cin, ky, kx) of those 8 pixels' windows is 8
 //! consecutive floats, one unaligned load. Each centroid's distance is then the same
-//! expression as in [`crate::encode`] (start value, then per coordinate a separate multiply
-//! and add, or |x − c| terms), evaluated for 8 rows at once, and the argmin is a running
+//! expression as in [`crate::encode`] (start value, then per coordinate a fused multiply-add,
+//! or |x − c| terms), evaluated for 8 rows at once (two such groups per call), and the argmin is a running
 //! strict `<` over centroids in index order: the first minimum, as `argmin_first`. So the
 //! codes, and the output, are bit for bit those of im2col + [`LutGemm::forward_with`]
 //! (tests/conv.rs). The portable path gathers each row from the same padded copy and calls the
@@ -169,39 +169,47 @@ fn encode_image(
     if isa == Isa::Avx2
         && let Some(lanes_fn) = lanes_encoder(enc)
     {
-        for oy in 0..ho {
-            for ox0 in (0..wo).step_by(LANES) {
-                let base = oy * pd.wp + ox0;
-                // SAFETY: AVX2 is available (`lanes_encoder` checked); every lane-group
-                // load, up to LANES − 1 floats past a row's last output pixel, stays in
-                // the padded copy (its width has LANES spare columns).
-                unsafe {
-                    lanes_fn(
-                        enc,
-                        buf[base..].as_ptr(),
-                        &pd.koff,
-                        r0 + oy * wo + ox0,
-                        LANES.min(wo - ox0),
-                        &mut codes.data,
-                    )
-                };
-            }
+        // Lane groups of 8 horizontally adjacent output pixels, two per encoder call.
+        let groups: Vec<(usize, (usize, usize))> = (0..ho)
+            .flat_map(|oy| {
+                (0..wo)
+                    .step_by(LANES)
+                    .map(move |ox0| (oy * pd.wp + ox0, (r0 + oy * wo + ox0, LANES.min(wo - ox0))))
+            })
+            .collect();
+        for pair in groups.chunks(2) {
+            let (a, b) = (pair[0], pair.get(1).copied().unwrap_or((pair[0].0, (0, 0))));
+            // SAFETY: AVX2 and FMA are available (`lanes_encoder` checked); every lane-group load, up
+            // to LANES − 1 floats past a row's last output pixel, stays in the padded copy (its
+            // width has LANES spare columns).
+            unsafe {
+                lanes_fn(
+                    enc,
+                    [buf[a.0..].as_ptr(), buf[b.0..].as_ptr()],
+                    &pd.koff,
+                    [a.1, b.1],
+                    &mut codes.data,
+                )
+            };
         }
         return;
     }
     encode_image_portable(enc, pd, buf, ho, wo, r0, codes)
 }
 
-/// Encodes 8 rows at once: lane i's coordinate k is at `src + koff[k] + i`; writes the codes of
-/// rows `row0 .. row0 + lanes` into blocked `codes` (`[(row/32)·nc + s]·32 + row % 32`).
-pub(crate) type LanesEncoder = unsafe fn(&Encoder, *const f32, &[usize], usize, usize, &mut [u8]);
+/// Encodes two groups of 8 rows at once: in group g, lane i's coordinate k is at
+/// `src[g] + koff[k] + i`; writes the codes of rows `row0 .. row0 + lanes` of each group
+/// `(row0, lanes)` into blocked `codes` (`[(row/32)·nc + s]·32 + row % 32`). A group with 0 lanes
+/// is computed but not written (its `src` must still be readable).
+pub(crate) type LanesEncoder =
+    unsafe fn(&Encoder, [*const f32; 2], &[usize], [(usize, usize); 2], &mut [u8]);
 
-/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2
+/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2 and FMA
 /// and one is compiled for `v` (2, 4, 8, 9).
 pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
     #[cfg(target_arch = "x86_64")]
     {
-        if !std::is_x86_feature_detected!("avx2") {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
             return None;
         }
         use crate::metric::VqMetric::*;
@@ -262,57 +270,77 @@ mod x86 {
 
     /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev; `V`: sub-vector length. See [`LanesEncoder`].
     ///
+    /// Two groups share each centroid's broadcasts and give the core two independent
+    /// distance chains per centroid (one group alone left the FP pipes half idle, waiting on
+    /// the chain's latency).
+    ///
     /// # Safety
-    /// AVX2 must be available; `src + koff[k] .. + 8` must be readable for every k < K.
-    #[target_feature(enable = "avx2")]
+    /// AVX2 and FMA must be available; `src[g] + koff[k] .. + 8` must be readable for every k < K.
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn encode_lanes<const M: u8, const V: usize>(
         enc: &Encoder,
-        src: *const f32,
+        src: [*const f32; 2],
         koff: &[usize],
-        row0: usize,
-        lanes: usize,
+        groups: [(usize, usize); 2],
         codes: &mut [u8],
     ) {
         let (nc, c, cpad) = (enc.nc, enc.c, enc.cpad);
         debug_assert_eq!(enc.v, V);
         debug_assert_eq!(koff.len(), nc * V);
         let sign = _mm256_set1_ps(-0.0);
+        let one = _mm256_set1_epi32(1);
         let (cols, init) = (enc.cols.as_ptr(), enc.init.as_ptr());
+        let term = |acc: __m256, xd: __m256, cv: __m256| match M {
+            0 => _mm256_fmadd_ps(xd, cv, acc),
+            1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+            _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
+        };
         for s in 0..nc {
-            let mut xv = [_mm256_setzero_ps(); V];
-            for (d, xd) in xv.iter_mut().enumerate() {
+            let mut xa = [_mm256_setzero_ps(); V];
+            let mut xb = [_mm256_setzero_ps(); V];
+            for d in 0..V {
                 // SAFETY: readable by the caller's contract.
-                *xd = unsafe { _mm256_loadu_ps(src.add(koff[s * V + d])) };
+                unsafe {
+                    xa[d] = _mm256_loadu_ps(src[0].add(koff[s * V + d]));
+                    xb[d] = _mm256_loadu_ps(src[1].add(koff[s * V + d]));
+                }
             }
-            let mut best = _mm256_set1_ps(f32::INFINITY);
-            let mut idx = _mm256_setzero_ps();
+            let (mut best_a, mut best_b) =
+                (_mm256_set1_ps(f32::INFINITY), _mm256_set1_ps(f32::INFINITY));
+            let (mut idx_a, mut idx_b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut jv = _mm256_setzero_si256();
             for j in 0..c {
                 // SAFETY: init is nc·cpad, cols nc·v·cpad floats; j < c ≤ cpad.
-                let mut acc = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
-                for (d, &xd) in xv.iter().enumerate() {
+                let start = _mm256_set1_ps(unsafe { *init.add(s * cpad + j) });
+                let (mut acc_a, mut acc_b) = (start, start);
+                for d in 0..V {
                     let cv = _mm256_set1_ps(unsafe { *cols.add((s * V + d) * cpad + j) });
-                    acc = match M {
-                        0 => _mm256_add_ps(acc, _mm256_mul_ps(xd, cv)),
-                        1 => _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                        _ => _mm256_max_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(xd, cv))),
-                    };
+                    acc_a = term(acc_a, xa[d], cv);
+                    acc_b = term(acc_b, xb[d], cv);
                 }
                 // Strict <: a later equal distance never replaces an earlier one.
-                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc, best);
-                best = _mm256_min_ps(acc, best);
-                idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(j as i32)), lt);
+                let j_ps = _mm256_castsi256_ps(jv);
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc_a, best_a);
+                best_a = _mm256_min_ps(acc_a, best_a);
+                idx_a = _mm256_blendv_ps(idx_a, j_ps, lt);
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc_b, best_b);
+                best_b = _mm256_min_ps(acc_b, best_b);
+                idx_b = _mm256_blendv_ps(idx_b, j_ps, lt);
+                jv = _mm256_add_epi32(jv, one);
             }
-            let mut lane_idx = [0i32; LANES];
-            // SAFETY: 8 i32 = one 256-bit store.
-            unsafe {
-                _mm256_storeu_si256(
-                    lane_idx.as_mut_ptr() as *mut __m256i,
-                    _mm256_castps_si256(idx),
-                )
-            };
-            for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
-                let r = row0 + i;
-                codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
+            for (idx, (row0, lanes)) in [idx_a, idx_b].into_iter().zip(groups) {
+                let mut lane_idx = [0i32; LANES];
+                // SAFETY: 8 i32 = one 256-bit store.
+                unsafe {
+                    _mm256_storeu_si256(
+                        lane_idx.as_mut_ptr() as *mut __m256i,
+                        _mm256_castps_si256(idx),
+                    )
+                };
+                for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
+                    let r = row0 + i;
+                    codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
+                }
             }
         }
     }

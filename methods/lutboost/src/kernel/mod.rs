@@ -8,7 +8,9 @@
 //!   shuffles as look-ups (MADDNESS / Bolt, T-MAC): a subspace's 16 table entries for one
 //!   output column sit in a 128-bit lane, and one `_mm256_shuffle_epi8` looks up 32 rows' codes
 //!   at once. Sums are exact integers (i16 partial sums flushed to i32 every 256 subspaces,
-//!   since 256 · 127 < 2¹⁵), so both paths agree bit for bit.
+//!   since 256 · 127 < 2¹⁵), so both paths agree bit for bit. Other tables (f32, int16, int8
+//!   with c > 32) are summed row by row, up to 64 columns in registers at once, in the
+//!   reference's order.
 
 pub mod avx2;
 pub mod conv;

@@ -1,8 +1,6 @@
 //! Portable gather-accumulate: for each row, Σ_s T[s][code_s][:], then dequantize and add the
 //! bias. This is the definition of the LUT-GEMM's result; the AVX2 kernel must match it bit for
-//! bit. The inner loops run over contiguous output columns, so the compiler vectorizes them
-//! (and [`super::avx2`] recompiles this very code with AVX2 enabled for the float and int16
-//! tables, where no shuffle trick applies).
+//! bit.
 
 use rayon::prelude::*;
 
@@ -15,18 +13,6 @@ const ROWS_PER_TASK: usize = 16;
 /// `parallel`: split rows across the pool (false when the caller already runs one task per
 /// thread, e.g. a convolution's image chunks).
 pub fn accumulate(
-    t: &LutTable,
-    bias: Option<&[f32]>,
-    codes: &Codes,
-    out: &mut [f32],
-    parallel: bool,
-) {
-    accumulate_inline(t, bias, codes, out, parallel)
-}
-
-/// The body, `#[inline(always)]` so a `#[target_feature]` caller gets it compiled for its ISA.
-#[inline(always)]
-pub(crate) fn accumulate_inline(
     t: &LutTable,
     bias: Option<&[f32]>,
     codes: &Codes,
