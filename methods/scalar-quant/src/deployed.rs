@@ -133,6 +133,31 @@ impl ActCodec {
 /// Values per encoding task (and below which encoding stays on the calling thread).
 const ENCODE_MIN_VALUES: usize = 1 << 14;
 
+/// W8A8's i32 epilogue on one row of a tile: `o = scale · (acc + c0 − zw · rowsum) + off`.
+/// A full tile row goes through fixed-size arrays (no bounds checks, unrolled): called per
+/// 16 columns with slices, the loop's setup was a fifth of the deployed W8A8 ViT's time.
+#[inline(always)]
+fn epilogue_i32(r: i32, acc: &[i32], o: &mut [f32], [sc, off]: [&[f32]; 2], [c0, zw]: [&[i32]; 2]) {
+    type F = [f32; int8::NR];
+    type I = [i32; int8::NR];
+    if let (Ok(acc), Ok(o), Ok(sc), Ok(off), Ok(c0), Ok(zw)) = (
+        <&I>::try_from(acc),
+        <&mut F>::try_from(&mut *o),
+        <&F>::try_from(sc),
+        <&F>::try_from(off),
+        <&I>::try_from(c0),
+        <&I>::try_from(zw),
+    ) {
+        for t in 0..int8::NR {
+            o[t] = sc[t] * (acc[t] + c0[t] - zw[t] * r) as f32 + off[t];
+        }
+        return;
+    }
+    for (t, o) in o.iter_mut().enumerate() {
+        *o = sc[t] * (acc[t] + c0[t] - zw[t] * r) as f32 + off[t];
+    }
+}
+
 /// One row of uniform codes: the same arithmetic as `QParams::quantize` (divide, clamp, round
 /// half to even), written so it vectorizes: `max`/`min` also map NaN to `lo`, and the clamped
 /// value is small, so the 1.5·2^23 rounding and the unchecked conversion are exact.
@@ -333,18 +358,14 @@ impl GemmKernel for QuantGemm {
                 self.isa,
                 out,
                 |i, j0, acc, row| {
-                    let r = rowsum[i];
                     let j1 = j0 + acc.len();
-                    let cols = scale[j0..j1]
-                        .iter()
-                        .zip(&c0[j0..j1])
-                        .zip(&zw[j0..j1])
-                        .zip(&off[j0..j1]);
-                    for ((o, &v), (((&sc, &c), &z), &b)) in
-                        row[j0..j1].iter_mut().zip(acc).zip(cols)
-                    {
-                        *o = sc * (v + c - z * r) as f32 + b;
-                    }
+                    epilogue_i32(
+                        rowsum[i],
+                        acc,
+                        &mut row[j0..j1],
+                        [&scale[j0..j1], &off[j0..j1]],
+                        [&c0[j0..j1], &zw[j0..j1]],
+                    );
                 },
             );
         } else {

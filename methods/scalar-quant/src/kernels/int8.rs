@@ -252,39 +252,97 @@ pub fn gemm<T: Send, F>(
     out.par_chunks_mut(rows_per_task * n)
         .enumerate()
         .for_each(|(task, out_rows)| {
-            let row0 = task * rows_per_task;
-            let rows = out_rows.len() / n;
-            let mut tile: Tile = [[0; NR]; MR];
-            for p in 0..b.panels {
-                let j0 = p * NR;
-                let nc = NR.min(n - j0);
-                let panel = b.panel(p);
-                let mut i = 0;
-                while i < rows {
-                    let r = MR.min(rows - i);
-                    let a_tile = &a[(row0 + i) * lda..];
-                    micro(isa, enc, t, a_tile, lda, r, panel, b.groups(), &mut tile);
-                    if isa == Isa::Vnni && enc == ActEncoding::S8 {
-                        // The VNNI kernel read a + 128 (unsigned): remove 128 · Σ_k w per column.
-                        for acc in tile.iter_mut().take(r) {
-                            for (v, &cs) in acc.iter_mut().zip(&b.colsum[j0..j0 + nc]) {
-                                *v = v.wrapping_sub(cs.wrapping_mul(128));
-                            }
+            let job = RowsJob {
+                a,
+                lda,
+                b,
+                enc,
+                isa,
+                t,
+                row0: task * rows_per_task,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if isa != Isa::Portable {
+                // SAFETY: `Isa::or_portable` confirmed AVX2 (VNNI implies it).
+                return unsafe { job.run_avx2(out_rows, &epilogue) };
+            }
+            job.run(out_rows, &epilogue)
+        });
+}
+
+/// One rayon task of [`gemm`]: the rows of `out_rows`, every panel.
+struct RowsJob<'a> {
+    a: &'a [u8],
+    lda: usize,
+    b: &'a PackedB,
+    enc: ActEncoding,
+    isa: Isa,
+    t: usize,
+    row0: usize,
+}
+
+impl RowsJob<'_> {
+    #[inline(always)]
+    fn run<T, F: Fn(usize, usize, &[i32], &mut [T])>(&self, out_rows: &mut [T], epilogue: &F) {
+        let (b, n) = (self.b, self.b.n);
+        let rows = out_rows.len() / n;
+        let mut tile: Tile = [[0; NR]; MR];
+        for p in 0..b.panels {
+            let j0 = p * NR;
+            let nc = NR.min(n - j0);
+            let panel = b.panel(p);
+            let mut i = 0;
+            while i < rows {
+                let r = MR.min(rows - i);
+                let a_tile = &self.a[(self.row0 + i) * self.lda..];
+                micro(
+                    self.isa,
+                    self.enc,
+                    self.t,
+                    a_tile,
+                    self.lda,
+                    r,
+                    panel,
+                    b.groups(),
+                    &mut tile,
+                );
+                if self.isa == Isa::Vnni && self.enc == ActEncoding::S8 {
+                    // The VNNI kernel read a + 128 (unsigned): remove 128 · Σ_k w per column.
+                    for acc in tile.iter_mut().take(r) {
+                        for (v, &cs) in acc.iter_mut().zip(&b.colsum[j0..j0 + nc]) {
+                            *v = v.wrapping_sub(cs.wrapping_mul(128));
                         }
                     }
-                    for (ii, acc) in tile.iter().take(r).enumerate() {
-                        let row = i + ii;
-                        epilogue(
-                            row0 + row,
-                            j0,
-                            &acc[..nc],
-                            &mut out_rows[row * n..(row + 1) * n],
-                        );
-                    }
-                    i += r;
                 }
+                for (ii, acc) in tile.iter().take(r).enumerate() {
+                    let row = i + ii;
+                    epilogue(
+                        self.row0 + row,
+                        j0,
+                        &acc[..nc],
+                        &mut out_rows[row * n..(row + 1) * n],
+                    );
+                }
+                i += r;
             }
-        });
+        }
+    }
+
+    /// [`RowsJob::run`] compiled with AVX2, so the inlined epilogue and the VNNI correction
+    /// are 8-wide (as a plain closure they were SSE and a fifth of the deployed W8A8 ViT's
+    /// time). Same operations, same results.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2<T, F: Fn(usize, usize, &[i32], &mut [T])>(
+        &self,
+        out_rows: &mut [T],
+        epilogue: &F,
+    ) {
+        self.run(out_rows, epilogue)
+    }
 }
 
 /// Plain i32 output: `C = A · B`.
