@@ -398,6 +398,7 @@ pub mod fast {
         let mut y = vec![0i32; LN_ROWS * cols];
         let n = cols as i64;
         let out_scale = ((n as f64).sqrt() / (1u64 << 30) as f64) as f32;
+        let small_sum = (cols as i64) * (k.qmax as i64) < 1 << 31;
         for group in x.chunks_mut(LN_ROWS * cols) {
             let y = &mut y[..group.len()];
             for (q, &v) in y.iter_mut().zip(group.iter()) {
@@ -405,7 +406,13 @@ pub mod fast {
             }
             let mut factor = [0.0f64; LN_ROWS];
             for (yr, f) in y.chunks_exact_mut(cols).zip(factor.iter_mut()) {
-                let sum: i64 = yr.iter().map(|&q| q as i64).sum();
+                // In i32 when it cannot overflow (cols · qmax < 2³¹: always for the ViT's rows):
+                // the same integer, without widening every element.
+                let sum: i64 = if small_sum {
+                    yr.iter().sum::<i32>() as i64
+                } else {
+                    yr.iter().map(|&q| q as i64).sum()
+                };
                 let mean = ((2 * sum + n * sum.signum()) / (2 * n)) as i32;
                 let mut var: i32 = 0;
                 for q in yr.iter_mut() {
@@ -414,9 +421,10 @@ pub mod fast {
                     var += ys * ys;
                 }
                 let std = ((isqrt_f64(var as u64) as i64) << k.shift).max(1);
-                // ⌊y·factor/2⌋ in f64: |y·factor| < 2⁴⁸ is exact there, and an exact integer
-                // rounds to the same f32 from f64 as from i64.
-                *f = ((1i64 << 31) / std) as f64;
+                // ⌊y·factor/2⌋ in f64: |y·factor| < 2⁴⁸ is exact there (so is factor/2, and
+                // y·(factor/2) = y·factor/2), and an exact integer rounds to the same f32 from
+                // f64 as from i64.
+                *f = ((1i64 << 31) / std) as f64 * 0.5;
             }
             for ((row, yr), &f) in group
                 .chunks_exact_mut(cols)
@@ -424,7 +432,7 @@ pub mod fast {
                 .zip(factor.iter())
             {
                 for (o, &v) in row.iter_mut().zip(yr) {
-                    *o = (v as f64 * f * 0.5).floor() as f32 * out_scale;
+                    *o = (v as f64 * f).floor() as f32 * out_scale;
                 }
             }
         }
@@ -436,7 +444,9 @@ pub mod fast {
     #[inline(always)]
     pub fn isqrt_f64(n: u64) -> u64 {
         debug_assert!(n < 1 << 52);
-        let mut x = (n as f64).sqrt() as u64;
+        // Through i64: exact for n < 2⁵², and one conversion instruction each way on x86-64
+        // (u64 ↔ f64 takes a multi-instruction sequence there).
+        let mut x = ((n as i64) as f64).sqrt() as i64 as u64;
         while x * x > n {
             x -= 1;
         }
