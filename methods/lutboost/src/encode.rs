@@ -145,8 +145,8 @@ pub fn encode_with(isa: Isa, enc: &Encoder, x: &[f32], m: usize, codes: &mut Cod
                     }
                 }
                 let p = scratch.as_ptr();
-                // SAFETY: `lanes_encoder` checked AVX2 and FMA; scratch holds k · 16 floats, so each
-                // group's 8 lanes of every coordinate are readable.
+                // SAFETY: `lanes_encoder` checked AVX2 and FMA; scratch holds k · 16 floats, so
+                // each group's 8 lanes of every coordinate are readable.
                 unsafe {
                     f(
                         enc,

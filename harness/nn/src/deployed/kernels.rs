@@ -149,33 +149,41 @@ pub fn layer_norm_row(row: &mut [f32]) {
 /// Rows reduced side by side in [`softmax_rows`] and [`layer_norm_rows`].
 const ROWS_AT_ONCE: usize = 8;
 
+/// One fold per row of a group of [`ROWS_AT_ONCE`] rows, all advanced one column at a time:
+/// each row's values are folded in its own order (so each result is the one-row fold's), while
+/// the core gets eight independent chains instead of one.
+#[inline(always)]
+fn fold_rows(
+    g: &[f32],
+    cols: usize,
+    init: f32,
+    f: impl Fn(usize, f32, f32) -> f32,
+) -> [f32; ROWS_AT_ONCE] {
+    let mut acc = [init; ROWS_AT_ONCE];
+    for j in 0..cols {
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = f(r, *a, g[r * cols + j]);
+        }
+    }
+    acc
+}
+
 /// [`softmax_row`] on every row of `x` (`cols` per row), bit for bit.
 ///
 /// Why: a row's max and sum are chains of dependent operations (49 or 64 long in the ViT), so
 /// one row at a time the core waits on each add's latency; these were a quarter of the
-/// deployed ViT's time. Eight rows reduced side by side keep each row's own order (so its
-/// result is unchanged) and give the core eight independent chains.
+/// deployed ViT's time. [`fold_rows`] reduces eight rows side by side.
 pub fn softmax_rows(x: &mut [f32], cols: usize) {
     if cols == 0 {
         return;
     }
     let mut groups = x.chunks_exact_mut(ROWS_AT_ONCE * cols);
     for g in &mut groups {
-        let mut max = [f32::NEG_INFINITY; ROWS_AT_ONCE];
-        for j in 0..cols {
-            for (r, m) in max.iter_mut().enumerate() {
-                *m = m.max(g[r * cols + j]);
-            }
-        }
+        let max = fold_rows(g, cols, f32::NEG_INFINITY, |_, m, v| m.max(v));
         for (row, m) in g.chunks_exact_mut(cols).zip(max) {
             row.iter_mut().for_each(|v| *v = (*v - m).exp());
         }
-        let mut sum = [0.0f32; ROWS_AT_ONCE];
-        for j in 0..cols {
-            for (r, s) in sum.iter_mut().enumerate() {
-                *s += g[r * cols + j];
-            }
-        }
+        let sum = fold_rows(g, cols, 0.0, |_, s, v| s + v);
         for (row, s) in g.chunks_exact_mut(cols).zip(sum) {
             let inv = 1.0 / s;
             row.iter_mut().for_each(|v| *v *= inv);
@@ -197,20 +205,11 @@ pub fn layer_norm_rows(x: &mut [f32], cols: usize) {
     let mut groups = x.chunks_exact_mut(ROWS_AT_ONCE * cols);
     for g in &mut groups {
         // `Sum for f32` starts from −0.0; so do these sums, to match it bit for bit.
-        let mut mean = [-0.0f32; ROWS_AT_ONCE];
-        for j in 0..cols {
-            for (r, s) in mean.iter_mut().enumerate() {
-                *s += g[r * cols + j];
-            }
-        }
-        mean.iter_mut().for_each(|s| *s /= n);
-        let mut var = [-0.0f32; ROWS_AT_ONCE];
-        for j in 0..cols {
-            for (r, s) in var.iter_mut().enumerate() {
-                let d = g[r * cols + j] - mean[r];
-                *s += d * d;
-            }
-        }
+        let mean = fold_rows(g, cols, -0.0, |_, s, v| s + v).map(|s| s / n);
+        let var = fold_rows(g, cols, -0.0, |r, s, v| {
+            let d = v - mean[r];
+            s + d * d
+        });
         for ((row, m), v) in g.chunks_exact_mut(cols).zip(mean).zip(var) {
             let inv = 1.0 / (v / n + LN_EPS).sqrt();
             row.iter_mut().for_each(|x| *x = (*x - m) * inv);

@@ -31,9 +31,9 @@ pub fn encode_row(enc: &Encoder, xr: &[f32], block: &mut [u8], r: usize) {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             use crate::metric::VqMetric::*;
             let nr = enc.cpad / 8;
-            // SAFETY: AVX2 and FMA are available (checked above); slices are indexed within bounds
-            // established by `Encoder::new` (cols: nc·v·cpad, init: nc·cpad) and by the caller
-            // (xr: nc·v, block: nc·32, r < 32).
+            // SAFETY: AVX2 and FMA are available (checked above); slices are indexed within
+            // bounds established by `Encoder::new` (cols: nc·v·cpad, init: nc·cpad) and by the
+            // caller (xr: nc·v, block: nc·32, r < 32).
             unsafe {
                 match (enc.metric, nr) {
                     (L2, 1) => return x86::encode_row::<0, 1>(enc, xr, block, r),
@@ -159,8 +159,7 @@ mod x86 {
         if n == 0 {
             return;
         }
-        let task = |(task, rows): (usize, &mut [f32])| {
-            let r0 = task * ROWS_PER_TASK;
+        reference::row_tasks(out, n, parallel, |r0, rows| {
             for (i, o) in rows.chunks_exact_mut(n).enumerate() {
                 let r = r0 + i;
                 // Row r's code for subspace s is at `row_codes + 32 · s`.
@@ -184,18 +183,9 @@ mod x86 {
                     }
                 }
             }
-        };
-        if parallel {
-            out.par_chunks_mut(ROWS_PER_TASK * n)
-                .enumerate()
-                .for_each(task);
-        } else {
-            out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
-        }
+        });
     }
 
-    /// Rows per parallel task of [`accumulate_rows`].
-    const ROWS_PER_TASK: usize = 16;
     /// Output columns summed in registers at once (8 registers of 8).
     const COLS: usize = 64;
 

@@ -9,10 +9,10 @@
 //! in the padded channel-major copy, coordinate (cin, ky, kx) of those 8 pixels' windows is 8
 //! consecutive floats, one unaligned load. Each centroid's distance is then the same
 //! expression as in [`crate::encode`] (start value, then per coordinate a fused multiply-add,
-//! or |x − c| terms), evaluated for 8 rows at once (two such groups per call), and the argmin is a running
-//! strict `<` over centroids in index order: the first minimum, as `argmin_first`. So the
-//! codes, and the output, are bit for bit those of im2col + [`LutGemm::forward_with`]
-//! (tests/conv.rs). The portable path gathers each row from the same padded copy and calls the
+//! or |x − c| terms), evaluated for 8 rows at once (two such groups per call), and the argmin
+//! is a running strict `<` over centroids in index order: the first minimum, as
+//! `argmin_first`. So the codes, and the output, are bit for bit those of im2col +
+//! [`LutGemm::forward_with`] (tests/conv.rs). The portable path gathers each row from the same padded copy and calls the
 //! portable row encoder.
 //!
 //! Work is split across threads by chunks of whole images whose rows fill whole 32-row code
@@ -169,19 +169,19 @@ fn encode_image(
     if isa == Isa::Avx2
         && let Some(lanes_fn) = lanes_encoder(enc)
     {
-        // Lane groups of 8 horizontally adjacent output pixels, two per encoder call.
-        let groups: Vec<(usize, (usize, usize))> = (0..ho)
-            .flat_map(|oy| {
-                (0..wo)
-                    .step_by(LANES)
-                    .map(move |ox0| (oy * pd.wp + ox0, (r0 + oy * wo + ox0, LANES.min(wo - ox0))))
-            })
-            .collect();
-        for pair in groups.chunks(2) {
-            let (a, b) = (pair[0], pair.get(1).copied().unwrap_or((pair[0].0, (0, 0))));
-            // SAFETY: AVX2 and FMA are available (`lanes_encoder` checked); every lane-group load, up
-            // to LANES − 1 floats past a row's last output pixel, stays in the padded copy (its
-            // width has LANES spare columns).
+        // Lane groups of 8 horizontally adjacent output pixels (offset in the padded copy,
+        // (first row, lanes)), two per encoder call; an odd last group is paired with an
+        // empty one that reads the same pixels and writes nothing.
+        let mut groups = (0..ho).flat_map(|oy| {
+            (0..wo)
+                .step_by(LANES)
+                .map(move |ox0| (oy * pd.wp + ox0, (r0 + oy * wo + ox0, LANES.min(wo - ox0))))
+        });
+        while let Some(a) = groups.next() {
+            let b = groups.next().unwrap_or((a.0, (0, 0)));
+            // SAFETY: AVX2 and FMA are available (`lanes_encoder` checked); every lane-group
+            // load, up to LANES − 1 floats past a row's last output pixel, stays in the padded
+            // copy (its width has LANES spare columns).
             unsafe {
                 lanes_fn(
                     enc,
@@ -204,8 +204,8 @@ fn encode_image(
 pub(crate) type LanesEncoder =
     unsafe fn(&Encoder, [*const f32; 2], &[usize], [(usize, usize); 2], &mut [u8]);
 
-/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2 and FMA
-/// and one is compiled for `v` (2, 4, 8, 9).
+/// The rows-in-lanes AVX2 encoder for this metric and sub-vector length, if this CPU has AVX2
+/// and FMA and one is compiled for `v` (2, 4, 8, 9).
 pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
     #[cfg(target_arch = "x86_64")]
     {

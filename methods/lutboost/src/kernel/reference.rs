@@ -23,34 +23,42 @@ pub fn accumulate(
     if n == 0 {
         return;
     }
-    let task = |(task, rows): (usize, &mut [f32])| {
-        let r0 = task * ROWS_PER_TASK;
-        match &t.data {
-            TableData::F32(tab) => {
-                for (i, o) in rows.chunks_exact_mut(n).enumerate() {
-                    o.fill(0.0);
-                    for s in 0..nc {
-                        let j = codes.get(r0 + i, s) as usize;
-                        let tr = &tab[(s * c + j) * n..(s * c + j + 1) * n];
-                        for (a, &x) in o.iter_mut().zip(tr) {
-                            *a += x;
-                        }
-                    }
-                    for (idx, a) in o.iter_mut().enumerate() {
-                        *a += bias.map_or(0.0, |b| b[idx]);
+    row_tasks(out, n, parallel, |r0, rows| match &t.data {
+        TableData::F32(tab) => {
+            for (i, o) in rows.chunks_exact_mut(n).enumerate() {
+                o.fill(0.0);
+                for s in 0..nc {
+                    let j = codes.get(r0 + i, s) as usize;
+                    let tr = &tab[(s * c + j) * n..(s * c + j + 1) * n];
+                    for (a, &x) in o.iter_mut().zip(tr) {
+                        *a += x;
                     }
                 }
+                for (idx, a) in o.iter_mut().enumerate() {
+                    *a += bias.map_or(0.0, |b| b[idx]);
+                }
             }
-            TableData::I8 { q, scale, .. } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
-            TableData::I16 { q, scale } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
         }
-    };
+        TableData::I8 { q, scale, .. } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
+        TableData::I16 { q, scale } => int_rows(q, scale, bias, codes, r0, nc, c, n, rows),
+    });
+}
+
+/// `task(first_row, rows)` over `out` (rows of `n` values) in chunks of [`ROWS_PER_TASK`] rows,
+/// split across the pool when `parallel`. Both look-up implementations divide work this way.
+pub(crate) fn row_tasks(
+    out: &mut [f32],
+    n: usize,
+    parallel: bool,
+    task: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    let run = |(i, rows): (usize, &mut [f32])| task(i * ROWS_PER_TASK, rows);
     if parallel {
         out.par_chunks_mut(ROWS_PER_TASK * n)
             .enumerate()
-            .for_each(task);
+            .for_each(run);
     } else {
-        out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(task);
+        out.chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(run);
     }
 }
 
