@@ -10,11 +10,11 @@
 
 use compbench_core::{NonlinearImpl, NonlinearKind};
 use compbench_nn::NonlinearKernel;
-use compbench_nn::deployed::kernels::LN_EPS;
 
 use crate::curve::{Curve, PolyEval, PwlTable, pow2_portable, pow2_slice};
 use crate::fit::{fit_poly, fit_pwl};
 use crate::ibert::{self, IntGelu, IntLayerNorm, IntRelu, IntSoftmax};
+use crate::layer_norm;
 
 /// Which approximation replaces an op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,15 +272,8 @@ impl ApproxKernel {
                     row.iter_mut().for_each(|v| *v *= inv);
                 }
             }
-            Body::LayerNorm { rsqrt } => {
-                for row in x.chunks_exact_mut(cols) {
-                    let n = row.len() as f32;
-                    let mean = lane_sum(row, |v| v) / n;
-                    let var = lane_sum(row, |v| (v - mean) * (v - mean)) / n;
-                    let inv = rsqrt_normalized(rsqrt, var + LN_EPS);
-                    row.iter_mut().for_each(|v| *v = (*v - mean) * inv);
-                }
-            }
+            Body::LayerNorm { rsqrt } if simd => layer_norm::rows(x, cols, rsqrt),
+            Body::LayerNorm { rsqrt } => layer_norm::rows_portable(x, cols, rsqrt),
             Body::Softermax => {
                 for row in x.chunks_exact_mut(cols) {
                     let mx = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -12,6 +12,8 @@
 //! * [`kernel`]: [`kernel::ApproxKernel`], the `NonlinearKernel` built from an implementation
 //!   choice and the op's calibrated input statistics (softmax and LayerNorm composed from exp,
 //!   reciprocal and inverse-square-root approximations, NN-LUT style);
+//! * [`layer_norm`]: the approximate LayerNorm's rows (exact 8-lane mean and variance, fitted
+//!   1/√), plain and AVX2 with the row held in registers;
 //! * [`hooks`]: `TrainHooks` whose forward value is the deployed kernel's output exactly;
 //! * [`method`]: the registered method `nonlinear`;
 //! * [`bench`]: rows for `compbench bench kernels` (exact kernel as the baseline).
@@ -28,6 +30,7 @@ pub mod fit;
 pub mod hooks;
 pub mod ibert;
 pub mod kernel;
+pub mod layer_norm;
 pub mod method;
 
 use compbench_nn::Method;
