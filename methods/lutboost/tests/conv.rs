@@ -1,13 +1,13 @@
 //! The LUT convolution without an im2col buffer (`LutGemm::conv_nhwc_with`) equals im2col +
-//! the portable forward, bit for bit, for every implementation.
+//! the portable forward, bit for bit, for every implementation and both encoders.
 
 mod common;
 
-use common::randn;
+use common::{randn, random_tree};
 use compbench_core::seed::Rng;
 use compbench_lutboost::metric::VqMetric;
 use compbench_lutboost::table::{TableBits, TableScale};
-use compbench_lutboost::{Isa, LutGemm};
+use compbench_lutboost::{ActEncoder, Isa, LutGemm};
 use compbench_nn::ConvGeom;
 use compbench_nn::kernels::im2col_nhwc;
 
@@ -85,6 +85,65 @@ fn conv_without_im2col_equals_im2col_then_forward() {
                         .zip(&want)
                         .all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "case {ci} {metric:?} {bits:?} {isa:?}");
+                }
+            }
+        }
+    }
+}
+
+/// MADDNESS's tree encoder on the same cases, trees of 2-5 levels (c = 4-32: whole-level
+/// threshold loads, and gathers where a level does not fit one load). Inputs hit thresholds
+/// exactly, and padding zeros meet trees with a zero threshold.
+#[test]
+fn tree_conv_without_im2col_equals_im2col_then_forward() {
+    for (ci, &(batch, h, w, cin, cout, kk, pad, v, _)) in CASES.iter().enumerate() {
+        let g = ConvGeom {
+            in_channels: cin,
+            out_channels: cout,
+            kernel: kk,
+            stride: 1,
+            padding: pad,
+        };
+        let (ho, wo) = g.output_hw(h, w);
+        let k = g.k();
+        for levels in 2..=5 {
+            let mut rng = Rng::new(2000 + 10 * ci as u64 + levels as u64);
+            let nc = k / v;
+            let mut tree = random_tree(&mut rng, nc, v, levels);
+            if let Some(t) = tree.thresholds.first_mut() {
+                *t = 0.0;
+            }
+            let tables = randn(&mut rng, nc * (1 << levels) * cout, 1.0);
+            let b = randn(&mut rng, cout, 0.1);
+            let mut x: Vec<f32> = randn(&mut rng, batch * h * w * cin, 1.0)
+                .into_iter()
+                .map(|v| v.max(0.0))
+                .collect();
+            for (i, xi) in x.iter_mut().enumerate().step_by(5) {
+                *xi = tree.thresholds[i % tree.thresholds.len()];
+            }
+            let m = batch * ho * wo;
+            let mut cols = vec![0.0; m * k];
+            im2col_nhwc(&x, batch, h, w, &g, &mut cols);
+            for bits in [TableBits::I8, TableBits::F32] {
+                let l = LutGemm::from_tables(
+                    ActEncoder::Tree(tree.clone()),
+                    tables.clone(),
+                    cout,
+                    Some(&b),
+                    bits,
+                    TableScale::PerColumn,
+                );
+                let mut want = vec![0.0; m * cout];
+                l.forward_with(Isa::Portable, &cols, m, &mut want);
+                for isa in Isa::available() {
+                    let mut got = vec![f32::NAN; m * cout];
+                    assert!(l.conv_nhwc_with(isa, &x, batch, h, w, &g, &mut got));
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "case {ci} levels {levels} {bits:?} {isa:?}");
                 }
             }
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::randn;
+use common::{randn, random_tree};
 use compbench_core::seed::Rng;
 use compbench_lutboost::encode::Codes;
 use compbench_lutboost::kernel::round_to_f16;
@@ -15,21 +15,6 @@ use compbench_lutboost::tree::{
 };
 use compbench_lutboost::{ActEncoder, Isa, LutGemm};
 use compbench_nn::deployed::GemmKernel;
-
-/// A random tree: random split dimensions, thresholds drawn from the inputs' range (some equal
-/// to input values, so ties at a threshold are exercised).
-fn random_tree(rng: &mut Rng, nc: usize, v: usize, levels: usize) -> TreeEncoder {
-    let c = 1 << levels;
-    TreeEncoder {
-        nc,
-        v,
-        levels,
-        dims: (0..nc * levels).map(|_| rng.below(v) as u8).collect(),
-        thresholds: (0..nc * (c - 1))
-            .map(|_| round_to_f16(rng.normal()))
-            .collect(),
-    }
-}
 
 /// Inputs with exact ties (values from a small grid that includes the thresholds' values), a
 /// few NaNs and infinities.

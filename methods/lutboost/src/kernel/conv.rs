@@ -5,15 +5,20 @@
 //! once; the copy cost as much as the look-ups. Here the only copy is the image itself
 //! (`[cin][h + 2p][w + 2p + 8]`, zero borders), 9× smaller than its columns.
 //!
-//! The AVX2 encoder puts 8 horizontally adjacent output pixels in the 8 lanes of a register:
+//! Both encoders run here: the nearest-centroid one and MADDNESS's hash tree.
+//!
+//! The AVX2 encoders put 8 horizontally adjacent output pixels in the 8 lanes of a register:
 //! in the padded channel-major copy, coordinate (cin, ky, kx) of those 8 pixels' windows is 8
 //! consecutive floats, one unaligned load. Each centroid's distance is then the same
 //! expression as in [`crate::encode`] (start value, then per coordinate a fused multiply-add,
 //! or |x − c| terms), evaluated for 8 rows at once (two such groups per call), and the argmin
 //! is a running strict `<` over centroids in index order: the first minimum, as
 //! `argmin_first`. So the codes, and the output, are bit for bit those of im2col +
-//! [`LutGemm::forward_with`] (tests/conv.rs). The portable path gathers each row from the same padded copy and calls the
-//! portable row encoder.
+//! [`LutGemm::forward_with`] (tests/conv.rs). The tree encoder walks its levels for 8 rows at
+//! once: each lane's node selects its threshold (a lane permute of the level's thresholds, or a
+//! gather when a level has more than 8 nodes), and `!(x < threshold)` appends the next code bit,
+//! as [`crate::tree::TreeEncoder::code`] does. The portable path gathers each row from the same
+//! padded copy and calls the row encoder.
 //!
 //! Work is split across threads by chunks of whole images whose rows fill whole 32-row code
 //! blocks, so each chunk encodes and accumulates on one thread with its own buffers.
@@ -23,6 +28,7 @@ use rayon::prelude::*;
 
 use super::{ActEncoder, Isa, LutGemm};
 use crate::encode::{Codes, Encoder, ROW_BLOCK, encode_row_portable};
+use crate::tree::TreeEncoder;
 
 /// Lanes per encoder register (and the extra zero columns the padded copy carries, so the last
 /// lane group of a row may read past the image).
@@ -85,8 +91,8 @@ impl Padded {
     }
 }
 
-/// im2col + encode + look-up for a stride-1 convolution with a nearest-centroid encoder;
-/// false (nothing written) otherwise. See the module docs.
+/// im2col + encode + look-up for a stride-1 convolution; false (nothing written) otherwise.
+/// See the module docs.
 pub fn conv_nhwc(
     l: &LutGemm,
     isa: Isa,
@@ -97,9 +103,7 @@ pub fn conv_nhwc(
     g: &ConvGeom,
     out: &mut [f32],
 ) -> bool {
-    let ActEncoder::Nearest(enc) = &l.enc else {
-        return false;
-    };
+    let enc = &l.enc;
     if g.stride != 1 || g.k() != enc.k() || g.kernel > h + 2 * g.padding {
         return false;
     }
@@ -122,7 +126,7 @@ pub fn conv_nhwc(
     let pd = Padded::new(g, h, w);
     let work = |(buf, codes): &mut (Vec<f32>, Codes), (os, xs): (&mut [f32], &[f32])| {
         let nimg = xs.len() / per_in;
-        codes.reset(nimg * rows_img, enc.nc);
+        codes.reset(nimg * rows_img, enc.nc());
         if buf.len() != pd.len() {
             *buf = vec![0.0; pd.len()];
         }
@@ -154,9 +158,73 @@ fn os_and_xs<'a>(
     out.chunks_mut(out_chunk).zip(x.chunks(x_chunk))
 }
 
+/// Lane groups of 8 horizontally adjacent output pixels of one image (rows `r0 ..`): their
+/// offset in the padded copy and (first row, lanes).
+fn lane_groups(
+    pd: &Padded,
+    ho: usize,
+    wo: usize,
+    r0: usize,
+) -> impl Iterator<Item = (usize, (usize, usize))> + '_ {
+    (0..ho).flat_map(move |oy| {
+        (0..wo)
+            .step_by(LANES)
+            .map(move |ox0| (oy * pd.wp + ox0, (r0 + oy * wo + ox0, LANES.min(wo - ox0))))
+    })
+}
+
 /// Encode one image (rows `r0 ..`) from its padded copy.
 #[allow(clippy::too_many_arguments)]
 fn encode_image(
+    isa: Isa,
+    enc: &ActEncoder,
+    pd: &Padded,
+    buf: &[f32],
+    ho: usize,
+    wo: usize,
+    r0: usize,
+    codes: &mut Codes,
+) {
+    match enc {
+        ActEncoder::Nearest(e) => encode_image_nearest(isa, e, pd, buf, ho, wo, r0, codes),
+        ActEncoder::Tree(t) => encode_image_tree(isa, t, pd, buf, ho, wo, r0, codes),
+    }
+}
+
+/// [`encode_image`] for MADDNESS's tree encoder.
+#[allow(clippy::too_many_arguments)]
+fn encode_image_tree(
+    isa: Isa,
+    t: &TreeEncoder,
+    pd: &Padded,
+    buf: &[f32],
+    ho: usize,
+    wo: usize,
+    r0: usize,
+    codes: &mut Codes,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && std::is_x86_feature_detected!("avx2") {
+        for (off, group) in lane_groups(pd, ho, wo, r0) {
+            // SAFETY: AVX2 is available (checked above); every lane-group load, up to
+            // LANES − 1 floats past a row's last output pixel, stays in the padded copy (its
+            // width has LANES spare columns).
+            unsafe {
+                x86::encode_tree_lanes(t, buf[off..].as_ptr(), &pd.koff, group, &mut codes.data)
+            };
+        }
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
+    encode_image_portable(pd, buf, ho, wo, r0, t.nc, codes, |row, block, r| {
+        t.encode_row(row, block, r)
+    })
+}
+
+/// [`encode_image`] for the nearest-centroid encoder.
+#[allow(clippy::too_many_arguments)]
+fn encode_image_nearest(
     isa: Isa,
     enc: &Encoder,
     pd: &Padded,
@@ -169,14 +237,9 @@ fn encode_image(
     if isa == Isa::Avx2
         && let Some(lanes_fn) = lanes_encoder(enc)
     {
-        // Lane groups of 8 horizontally adjacent output pixels (offset in the padded copy,
-        // (first row, lanes)), two per encoder call; an odd last group is paired with an
-        // empty one that reads the same pixels and writes nothing.
-        let mut groups = (0..ho).flat_map(|oy| {
-            (0..wo)
-                .step_by(LANES)
-                .map(move |ox0| (oy * pd.wp + ox0, (r0 + oy * wo + ox0, LANES.min(wo - ox0))))
-        });
+        // Two lane groups per encoder call; an odd last group is paired with an empty one
+        // that reads the same pixels and writes nothing.
+        let mut groups = lane_groups(pd, ho, wo, r0);
         while let Some(a) = groups.next() {
             let b = groups.next().unwrap_or((a.0, (0, 0)));
             // SAFETY: AVX2 and FMA are available (`lanes_encoder` checked); every lane-group
@@ -194,7 +257,9 @@ fn encode_image(
         }
         return;
     }
-    encode_image_portable(enc, pd, buf, ho, wo, r0, codes)
+    encode_image_portable(pd, buf, ho, wo, r0, enc.nc, codes, |row, block, r| {
+        encode_row_portable(enc, row, block, r)
+    })
 }
 
 /// Encodes two groups of 8 rows at once: in group g, lane i's coordinate k is at
@@ -237,18 +302,19 @@ pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
     }
 }
 
-/// Gather each row's K values from the padded copy, then the portable row encoder.
+/// Gather each row's K values from the padded copy, then `encode_row(row, block, row in block)`.
+#[allow(clippy::too_many_arguments)]
 fn encode_image_portable(
-    enc: &Encoder,
     pd: &Padded,
     buf: &[f32],
     ho: usize,
     wo: usize,
     r0: usize,
+    nc: usize,
     codes: &mut Codes,
+    encode_row: impl Fn(&[f32], &mut [u8], usize),
 ) {
-    let nc = enc.nc;
-    let mut row = vec![0.0f32; enc.k()];
+    let mut row = vec![0.0f32; pd.koff.len()];
     for oy in 0..ho {
         for ox in 0..wo {
             let base = oy * pd.wp + ox;
@@ -257,7 +323,7 @@ fn encode_image_portable(
             }
             let r = r0 + oy * wo + ox;
             let block = &mut codes.data[(r / ROW_BLOCK) * nc * ROW_BLOCK..][..nc * ROW_BLOCK];
-            encode_row_portable(enc, &row, block, r % ROW_BLOCK);
+            encode_row(&row, block, r % ROW_BLOCK);
         }
     }
 }
@@ -328,20 +394,71 @@ mod x86 {
                 idx_b = _mm256_blendv_ps(idx_b, j_ps, lt);
                 jv = _mm256_add_epi32(jv, one);
             }
-            for (idx, (row0, lanes)) in [idx_a, idx_b].into_iter().zip(groups) {
-                let mut lane_idx = [0i32; LANES];
-                // SAFETY: 8 i32 = one 256-bit store.
-                unsafe {
-                    _mm256_storeu_si256(
-                        lane_idx.as_mut_ptr() as *mut __m256i,
-                        _mm256_castps_si256(idx),
-                    )
-                };
-                for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
-                    let r = row0 + i;
-                    codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
-                }
+            for (idx, group) in [idx_a, idx_b].into_iter().zip(groups) {
+                store_codes(_mm256_castps_si256(idx), group, nc, s, codes);
             }
+        }
+    }
+
+    /// Codebook `s`'s codes of a lane group `(row0, lanes)` (lane i holds row `row0 + i`'s
+    /// code as an i32) into blocked `codes`.
+    #[target_feature(enable = "avx2")]
+    fn store_codes(
+        idx: __m256i,
+        (row0, lanes): (usize, usize),
+        nc: usize,
+        s: usize,
+        codes: &mut [u8],
+    ) {
+        let mut lane_idx = [0i32; LANES];
+        // SAFETY: 8 i32 = one 256-bit store.
+        unsafe { _mm256_storeu_si256(lane_idx.as_mut_ptr() as *mut __m256i, idx) };
+        for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
+            let r = row0 + i;
+            codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
+        }
+    }
+
+    /// MADDNESS's codes for one lane group (see the module docs): lane i's coordinate k is at
+    /// `src + koff[k] + i`.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `src + koff[k] .. + 8` must be readable for every k < K.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn encode_tree_lanes(
+        t: &TreeEncoder,
+        src: *const f32,
+        koff: &[usize],
+        group: (usize, usize),
+        codes: &mut [u8],
+    ) {
+        let (nc, v, levels) = (t.nc, t.v, t.levels);
+        let nodes = t.c() - 1;
+        debug_assert_eq!(koff.len(), nc * v);
+        debug_assert_eq!(t.thresholds.len(), nc * nodes);
+        let thr = t.thresholds.as_ptr();
+        for s in 0..nc {
+            let mut node = _mm256_setzero_si256();
+            for (lv, &d) in t.dims[s * levels..(s + 1) * levels].iter().enumerate() {
+                // Level lv's thresholds in heap order: nodes first .. first + 2^lv of tree s.
+                let (first, width) = (s * nodes + (1 << lv) - 1, 1usize << lv);
+                // SAFETY: readable by the caller's contract (d < v); the level's loads stay in
+                // tree s's thresholds (first + 8 ≤ (s + 1)·nodes when loaded whole, and every
+                // lane's node < width otherwise).
+                let (x, th) = unsafe {
+                    let x = _mm256_loadu_ps(src.add(koff[s * v + d as usize]));
+                    let th = if width <= LANES && first + LANES <= (s + 1) * nodes {
+                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(thr.add(first)), node)
+                    } else {
+                        _mm256_i32gather_ps::<4>(thr.add(first), node)
+                    };
+                    (x, th)
+                };
+                // !(x < threshold) goes right (a NaN input too): all ones, i.e. −1.
+                let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, th));
+                node = _mm256_sub_epi32(_mm256_slli_epi32::<1>(node), right);
+            }
+            store_codes(node, group, nc, s, codes);
         }
     }
 }
