@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 
 use crate::encode::{Codes, ROW_BLOCK};
-use crate::kernel::round_to_f16;
+use crate::kernel::{Isa, round_to_f16};
 
 /// Dimensions tried per level (MADDNESS's heuristic keeps the 4 with the largest SSE).
 pub const CANDIDATE_DIMS: usize = 4;
@@ -98,16 +98,33 @@ impl TreeEncoder {
     }
 
     /// Encode `x` (`m × k`, row-major) into `codes` (blocked like the nearest-centroid
-    /// encoder's, so the same look-up kernels read them). Blocks run in parallel when the work
-    /// is large; the codes are the same either way.
+    /// encoder's, so the same look-up kernels read them), AVX2 when the CPU has it.
     pub fn encode(&self, x: &[f32], m: usize, codes: &mut Codes) {
+        self.encode_with(Isa::detect(), x, m, codes)
+    }
+
+    /// [`TreeEncoder::encode`] with `isa` chosen: AVX2 walks the trees for 8 rows at once
+    /// (each level's column gathered, [`x86::codes`]), the portable path one row at a time;
+    /// the codes are the same. Blocks run in parallel when the work is large.
+    pub fn encode_with(&self, isa: Isa, x: &[f32], m: usize, codes: &mut Codes) {
         assert_eq!(x.len(), m * self.k(), "x must be m × k");
         codes.reset(m, self.nc);
         let k = self.k();
         let per_block = self.nc * ROW_BLOCK;
         let encode_block = |(b, block): (usize, &mut [u8])| {
             let r0 = b * ROW_BLOCK;
-            for r in 0..ROW_BLOCK.min(m - r0) {
+            let rows = ROW_BLOCK.min(m - r0);
+            let mut done = 0;
+            #[cfg(target_arch = "x86_64")]
+            if isa == Isa::Avx2 {
+                done = rows / x86::LANES * x86::LANES;
+                // SAFETY: Isa::Avx2 is only chosen on a CPU with AVX2; the block's rows
+                // r0 .. r0 + done are in `x`.
+                unsafe { x86::encode_rows(self, &x[r0 * k..(r0 + done) * k], block) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = isa;
+            for r in done..rows {
                 self.encode_row(&x[(r0 + r) * k..(r0 + r + 1) * k], block, r);
             }
         };
@@ -135,6 +152,76 @@ impl TreeEncoder {
 
 /// Comparisons below which [`TreeEncoder::encode`] stays on the calling thread.
 pub const PARALLEL_MIN_COMPARES: usize = 1 << 18;
+
+/// The tree walk with 8 rows in the lanes of a register, shared by the GEMM path
+/// ([`TreeEncoder::encode_with`]) and the fused convolution (`kernel::conv`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::TreeEncoder;
+    use crate::encode::ROW_BLOCK;
+
+    /// Rows per register.
+    pub const LANES: usize = 8;
+
+    /// Codebook `s`'s codes for 8 rows, lane i for row i, where `column(k)` loads the 8 rows'
+    /// coordinate k. Per level, each lane's node picks its threshold: a lane permute of the
+    /// level's thresholds when they fit one load inside the tree, a gather otherwise; then
+    /// `!(x < threshold)` (a NaN input too) appends the next code bit, as
+    /// [`TreeEncoder::code`] does.
+    #[target_feature(enable = "avx2")]
+    pub fn codes(t: &TreeEncoder, s: usize, column: impl Fn(usize) -> __m256) -> __m256i {
+        let (v, levels, nodes) = (t.v, t.levels, t.c() - 1);
+        let thr = &t.thresholds[s * nodes..(s + 1) * nodes];
+        let mut node = _mm256_setzero_si256();
+        for (lv, &d) in t.dims[s * levels..(s + 1) * levels].iter().enumerate() {
+            let x = column(s * v + d as usize);
+            // Level lv's thresholds, in heap order: first .. first + 2^lv.
+            let (first, width) = ((1usize << lv) - 1, 1usize << lv);
+            let th = if width <= LANES && first + LANES <= nodes {
+                // SAFETY: first + 8 ≤ thr.len().
+                let level = unsafe { _mm256_loadu_ps(thr.as_ptr().add(first)) };
+                _mm256_permutevar8x32_ps(level, node)
+            } else {
+                // SAFETY: every lane's node < width, and first + width ≤ nodes = thr.len().
+                unsafe { _mm256_i32gather_ps::<4>(thr.as_ptr().add(first), node) }
+            };
+            // All ones (−1) where the row goes right.
+            let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, th));
+            node = _mm256_sub_epi32(_mm256_slli_epi32::<1>(node), right);
+        }
+        node
+    }
+
+    /// Codes of the first `x.len() / k` rows of a row block (a multiple of 8, row-major in
+    /// `x`) into `block` (`[s · 32 + r]`), each level's column gathered from 8 rows.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn encode_rows(t: &TreeEncoder, x: &[f32], block: &mut [u8]) {
+        let k = t.k() as i32;
+        let rows = x.len() / t.k();
+        debug_assert!(rows.is_multiple_of(LANES) && rows <= ROW_BLOCK);
+        let stride = _mm256_setr_epi32(0, k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k);
+        for g in 0..rows / LANES {
+            let base = x[g * LANES * t.k()..].as_ptr();
+            for s in 0..t.nc {
+                // SAFETY: rows g·8 .. g·8 + 8 of x, coordinate col < k of each.
+                let node = codes(t, s, |col| unsafe {
+                    _mm256_i32gather_ps::<4>(base.add(col), stride)
+                });
+                let mut lane = [0i32; LANES];
+                // SAFETY: 8 i32 = one 256-bit store.
+                unsafe { _mm256_storeu_si256(lane.as_mut_ptr() as *mut __m256i, node) };
+                for (i, &code) in lane.iter().enumerate() {
+                    block[s * ROW_BLOCK + g * LANES + i] = code as u8;
+                }
+            }
+        }
+    }
+}
 
 /// The definition of the tree encoder's codes, written independently of [`TreeEncoder::code`]:
 /// per codebook, the row indices are partitioned level by level (bucket i splits into 2i, 2i+1),

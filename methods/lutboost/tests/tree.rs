@@ -42,8 +42,8 @@ fn blocked_to_row_major(codes: &Codes) -> Vec<u8> {
 
 #[test]
 fn tree_encoder_is_bit_exact_against_the_reference() {
-    // (m, nc, v, levels): m = 0 and 1, m around the 32-row block, one codebook, deep trees,
-    // and a size that takes the parallel path.
+    // (m, nc, v, levels): m = 0 and 1, m around the 32-row block and the 8-row lane groups,
+    // one codebook, deep trees (gathered thresholds), and a size that takes the parallel path.
     let cases: &[(usize, usize, usize, usize)] = &[
         (0, 3, 4, 4),
         (1, 1, 4, 4),
@@ -51,6 +51,8 @@ fn tree_encoder_is_bit_exact_against_the_reference() {
         (32, 2, 9, 4),
         (33, 7, 2, 3),
         (100, 4, 8, 1),
+        (45, 6, 4, 5),
+        (17, 2, 16, 2),
         (70, 3, 3, 8),
         (4096, 40, 4, 4),
     ];
@@ -59,14 +61,16 @@ fn tree_encoder_is_bit_exact_against_the_reference() {
         let enc = random_tree(&mut rng, nc, v, levels);
         let x = inputs(&mut rng, &enc, m);
         let want = encode_reference(&enc, &x, m);
-        let mut codes = Codes::default();
-        enc.encode(&x, m, &mut codes);
-        assert_eq!((codes.m, codes.nc), (m, nc));
-        assert_eq!(
-            blocked_to_row_major(&codes),
-            want,
-            "m={m} nc={nc} v={v} levels={levels}"
-        );
+        for isa in Isa::available() {
+            let mut codes = Codes::default();
+            enc.encode_with(isa, &x, m, &mut codes);
+            assert_eq!((codes.m, codes.nc), (m, nc));
+            assert_eq!(
+                blocked_to_row_major(&codes),
+                want,
+                "m={m} nc={nc} v={v} levels={levels} {isa:?}"
+            );
+        }
         // Every code is a leaf of the tree.
         assert!(want.iter().all(|&c| (c as usize) < (1 << levels)));
     }

@@ -15,9 +15,7 @@
 //! is a running strict `<` over centroids in index order: the first minimum, as
 //! `argmin_first`. So the codes, and the output, are bit for bit those of im2col +
 //! [`LutGemm::forward_with`] (tests/conv.rs). The tree encoder walks its levels for 8 rows at
-//! once: each lane's node selects its threshold (a lane permute of the level's thresholds, or a
-//! gather when a level has more than 8 nodes), and `!(x < threshold)` appends the next code bit,
-//! as [`crate::tree::TreeEncoder::code`] does. The portable path gathers each row from the same
+//! once (`tree::x86::codes`). The portable path gathers each row from the same
 //! padded copy and calls the row encoder.
 //!
 //! Work is split across threads by chunks of whole images whose rows fill whole 32-row code
@@ -432,33 +430,12 @@ mod x86 {
         group: (usize, usize),
         codes: &mut [u8],
     ) {
-        let (nc, v, levels) = (t.nc, t.v, t.levels);
-        let nodes = t.c() - 1;
-        debug_assert_eq!(koff.len(), nc * v);
-        debug_assert_eq!(t.thresholds.len(), nc * nodes);
-        let thr = t.thresholds.as_ptr();
-        for s in 0..nc {
-            let mut node = _mm256_setzero_si256();
-            for (lv, &d) in t.dims[s * levels..(s + 1) * levels].iter().enumerate() {
-                // Level lv's thresholds in heap order: nodes first .. first + 2^lv of tree s.
-                let (first, width) = (s * nodes + (1 << lv) - 1, 1usize << lv);
-                // SAFETY: readable by the caller's contract (d < v); the level's loads stay in
-                // tree s's thresholds (first + 8 ≤ (s + 1)·nodes when loaded whole, and every
-                // lane's node < width otherwise).
-                let (x, th) = unsafe {
-                    let x = _mm256_loadu_ps(src.add(koff[s * v + d as usize]));
-                    let th = if width <= LANES && first + LANES <= (s + 1) * nodes {
-                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(thr.add(first)), node)
-                    } else {
-                        _mm256_i32gather_ps::<4>(thr.add(first), node)
-                    };
-                    (x, th)
-                };
-                // !(x < threshold) goes right (a NaN input too): all ones, i.e. −1.
-                let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, th));
-                node = _mm256_sub_epi32(_mm256_slli_epi32::<1>(node), right);
-            }
-            store_codes(node, group, nc, s, codes);
+        debug_assert_eq!(koff.len(), t.k());
+        for s in 0..t.nc {
+            // SAFETY: readable by the caller's contract.
+            let node =
+                crate::tree::x86::codes(t, s, |k| unsafe { _mm256_loadu_ps(src.add(koff[k])) });
+            store_codes(node, group, t.nc, s, codes);
         }
     }
 }

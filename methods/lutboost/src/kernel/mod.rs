@@ -101,12 +101,11 @@ impl ActEncoder {
         }
     }
 
-    /// Encode `x` (`m × k`) into `codes` (`isa` selects the nearest-centroid search's
-    /// implementation; the tree has one).
+    /// Encode `x` (`m × k`) into `codes` with `isa`'s implementation.
     pub fn encode_with(&self, isa: Isa, x: &[f32], m: usize, codes: &mut Codes) {
         match self {
             ActEncoder::Nearest(e) => encode_with(isa, e, x, m, codes),
-            ActEncoder::Tree(t) => t.encode(x, m, codes),
+            ActEncoder::Tree(t) => t.encode_with(isa, x, m, codes),
         }
     }
 
