@@ -216,6 +216,9 @@ pub struct QuantGemm {
     act: ActSpec,
     codec: ActCodec,
     packed: PackedB,
+    /// The packed weight codes before packing (`k × n`, rows in the GEMM's K order), for
+    /// packing again in another K order ([`crate::conv`]).
+    stored: Vec<i8>,
     /// Per-column weight scale.
     col_scale: Vec<f32>,
     /// Per-column weight zero point in stored units.
@@ -299,6 +302,7 @@ impl QuantGemm {
             act,
             codec,
             packed,
+            stored,
             col_scale,
             zw,
             c0,
@@ -315,6 +319,92 @@ impl QuantGemm {
     pub fn with_out_format(mut self, f: NumFormat) -> QuantGemm {
         self.out_format = f;
         self
+    }
+
+    /// Quantize rows of `x` (`m × k`) into `out` (`m × lda` bytes, zero beyond `k`); returns
+    /// each row's sum of stored codes (the epilogue's zero-point correction needs it).
+    pub(crate) fn encode(
+        &self,
+        x: &[f32],
+        m: usize,
+        k: usize,
+        lda: usize,
+        out: &mut [u8],
+    ) -> Vec<i32> {
+        let sign = match self.act {
+            ActSpec::Uniform { .. } => None,
+            ActSpec::Sign { mu, .. } => Some(mu),
+        };
+        self.codec.encode(x, m, k, lda, out, sign)
+    }
+
+    /// The weight codes (`k × n`, the GEMM's K order).
+    pub(crate) fn stored(&self) -> &[i8] {
+        &self.stored
+    }
+
+    /// The int8 GEMM of activation codes `a` (`m × lda`, row sums `rowsum`) with `packed` (these
+    /// weights, in `a`'s K order) and this layer's epilogue, into `out` (`m × n`). Integer
+    /// sums are exact, so any K order gives the same bits.
+    pub(crate) fn gemm_codes(
+        &self,
+        packed: &PackedB,
+        a: &[u8],
+        lda: usize,
+        m: usize,
+        rowsum: &[i32],
+        out: &mut [f32],
+    ) {
+        let rs = match self.act {
+            ActSpec::Uniform { grid, .. } => grid.scale,
+            ActSpec::Sign { beta, .. } => beta,
+        };
+        let scale: Vec<f32> = self.col_scale.iter().map(|c| rs * c).collect();
+        let (zw, off) = (&self.zw, &self.off);
+        let (enc, amax) = (self.codec.enc, self.codec.max_abs);
+        if self.k <= I32_EPILOGUE_MAX_K {
+            // Exact in i32 (see I32_EPILOGUE_MAX_K); zipped slices so the loop vectorizes.
+            let c0: Vec<i32> = self.c0.iter().map(|&c| c as i32).collect();
+            int8::gemm(
+                a,
+                lda,
+                m,
+                packed,
+                enc,
+                amax,
+                self.isa,
+                out,
+                |i, j0, acc, row| {
+                    let j1 = j0 + acc.len();
+                    epilogue_i32(
+                        rowsum[i],
+                        acc,
+                        &mut row[j0..j1],
+                        [&scale[j0..j1], &off[j0..j1]],
+                        [&c0[j0..j1], &zw[j0..j1]],
+                    );
+                },
+            );
+        } else {
+            let c0 = &self.c0;
+            int8::gemm(
+                a,
+                lda,
+                m,
+                packed,
+                enc,
+                amax,
+                self.isa,
+                out,
+                |i, j0, acc, row| {
+                    let r = rowsum[i] as i64;
+                    for (c, &v) in acc.iter().enumerate() {
+                        let j = j0 + c;
+                        row[j] = scale[j] * (v as i64 - zw[j] as i64 * r + c0[j]) as f32 + off[j];
+                    }
+                },
+            );
+        }
     }
 
     pub fn act(&self) -> ActSpec {
@@ -339,57 +429,20 @@ impl GemmKernel for QuantGemm {
         assert_eq!(x.len(), m * self.k);
         let lda = self.packed.kp;
         let mut a = vec![0u8; m * lda];
-        let (rs, sign) = match self.act {
-            ActSpec::Uniform { grid, .. } => (grid.scale, None),
-            ActSpec::Sign { mu, beta } => (beta, Some(mu)),
-        };
-        let rowsum = self.codec.encode(x, m, self.k, lda, &mut a, sign);
-        let scale: Vec<f32> = self.col_scale.iter().map(|c| rs * c).collect();
-        let (zw, off) = (&self.zw, &self.off);
-        let (enc, amax) = (self.codec.enc, self.codec.max_abs);
-        if self.k <= I32_EPILOGUE_MAX_K {
-            // Exact in i32 (see I32_EPILOGUE_MAX_K); zipped slices so the loop vectorizes.
-            let c0: Vec<i32> = self.c0.iter().map(|&c| c as i32).collect();
-            int8::gemm(
-                &a,
-                lda,
-                m,
-                &self.packed,
-                enc,
-                amax,
-                self.isa,
-                out,
-                |i, j0, acc, row| {
-                    let j1 = j0 + acc.len();
-                    epilogue_i32(
-                        rowsum[i],
-                        acc,
-                        &mut row[j0..j1],
-                        [&scale[j0..j1], &off[j0..j1]],
-                        [&c0[j0..j1], &zw[j0..j1]],
-                    );
-                },
-            );
-        } else {
-            let c0 = &self.c0;
-            int8::gemm(
-                &a,
-                lda,
-                m,
-                &self.packed,
-                enc,
-                amax,
-                self.isa,
-                out,
-                |i, j0, acc, row| {
-                    let r = rowsum[i] as i64;
-                    for (c, &v) in acc.iter().enumerate() {
-                        let j = j0 + c;
-                        row[j] = scale[j] * (v as i64 - zw[j] as i64 * r + c0[j]) as f32 + off[j];
-                    }
-                },
-            );
-        }
+        let rowsum = self.encode(x, m, self.k, lda, &mut a);
+        self.gemm_codes(&self.packed, &a, lda, m, &rowsum, out);
+    }
+
+    fn conv_nhwc(
+        &self,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        g: &compbench_nn::ConvGeom,
+        out: &mut [f32],
+    ) -> bool {
+        crate::conv::conv_nhwc(self, x, batch, h, w, g, out)
     }
 
     fn gemm_ir(&self, m: u64) -> Gemm {

@@ -5,6 +5,8 @@
 //! * [`calibrate`]: min-max, percentile and MSE range selection;
 //! * [`kernels`]: the int8 GEMM (AVX2 `maddubs`, exact) and the xnor/popcount binary GEMM;
 //! * [`deployed`]: `GemmKernel`s on those kernels (what accuracy is measured through);
+//! * `conv`: `QuantGemm` as a convolution that quantizes each input value once (no f32
+//!   im2col buffer), bit-identical to im2col + its GEMM;
 //! * [`qat`]: fake-quant `TrainHooks` (STE, LSQ, PACT, binary, ternary, sign activations);
 //! * [`method`]: the registered methods `ptq`, `qat`, `binary`;
 //! * [`bench`]: rows for `compbench bench kernels`.
@@ -14,6 +16,7 @@
 
 pub mod bench;
 pub mod calibrate;
+mod conv;
 pub mod deployed;
 pub mod kernels;
 pub mod method;
