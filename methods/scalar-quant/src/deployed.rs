@@ -133,6 +133,30 @@ impl ActCodec {
 /// Values per encoding task (and below which encoding stays on the calling thread).
 const ENCODE_MIN_VALUES: usize = 1 << 14;
 
+/// [`epilogue_i32`] as an [`int8::Epilogue`] whose `apply` is inlined into the GEMM's AVX2 task
+/// body (a closure here stayed an out-of-line SSE2 function).
+struct EpilogueI32<'a> {
+    rowsum: &'a [i32],
+    scale: &'a [f32],
+    off: &'a [f32],
+    c0: &'a [i32],
+    zw: &'a [i32],
+}
+
+impl int8::Epilogue<f32> for EpilogueI32<'_> {
+    #[inline(always)]
+    fn apply(&self, i: usize, j0: usize, acc: &[i32], row: &mut [f32]) {
+        let j1 = j0 + acc.len();
+        epilogue_i32(
+            self.rowsum[i],
+            acc,
+            &mut row[j0..j1],
+            [&self.scale[j0..j1], &self.off[j0..j1]],
+            [&self.c0[j0..j1], &self.zw[j0..j1]],
+        );
+    }
+}
+
 /// W8A8's i32 epilogue on one row of a tile: `o = scale · (acc + c0 − zw · rowsum) + off`.
 /// A full tile row goes through fixed-size arrays (no bounds checks, unrolled); the same
 /// expression is written twice on purpose. With slices alone, called per 16 columns, the loop's
@@ -363,28 +387,16 @@ impl QuantGemm {
         let (zw, off) = (&self.zw, &self.off);
         let (enc, amax) = (self.codec.enc, self.codec.max_abs);
         if self.k <= I32_EPILOGUE_MAX_K {
-            // Exact in i32 (see I32_EPILOGUE_MAX_K); zipped slices so the loop vectorizes.
+            // Exact in i32 (see I32_EPILOGUE_MAX_K).
             let c0: Vec<i32> = self.c0.iter().map(|&c| c as i32).collect();
-            int8::gemm(
-                a,
-                lda,
-                m,
-                packed,
-                enc,
-                amax,
-                self.isa,
-                out,
-                |i, j0, acc, row| {
-                    let j1 = j0 + acc.len();
-                    epilogue_i32(
-                        rowsum[i],
-                        acc,
-                        &mut row[j0..j1],
-                        [&scale[j0..j1], &off[j0..j1]],
-                        [&c0[j0..j1], &zw[j0..j1]],
-                    );
-                },
-            );
+            let epilogue = EpilogueI32 {
+                rowsum,
+                scale: &scale,
+                off,
+                c0: &c0,
+                zw,
+            };
+            int8::gemm(a, lda, m, packed, enc, amax, self.isa, out, epilogue);
         } else {
             let c0 = &self.c0;
             int8::gemm(
@@ -396,7 +408,7 @@ impl QuantGemm {
                 amax,
                 self.isa,
                 out,
-                |i, j0, acc, row| {
+                |i: usize, j0: usize, acc: &[i32], row: &mut [f32]| {
                     let r = rowsum[i] as i64;
                     for (c, &v) in acc.iter().enumerate() {
                         let j = j0 + c;

@@ -223,7 +223,7 @@ pub type Tile = [[i32; NR]; MR];
 /// fast path; pass 128 when unsure). For every output row `i` and panel, `epilogue(i, j0,
 /// acc, out_row)` receives the exact i32 sums of columns `j0 .. j0 + acc.len()` and the row's
 /// output slice (`n` values). Rows are split across rayon tasks.
-pub fn gemm<T: Send, F>(
+pub fn gemm<T: Send, E: Epilogue<T>>(
     a: &[u8],
     lda: usize,
     m: usize,
@@ -232,10 +232,8 @@ pub fn gemm<T: Send, F>(
     a_max_abs: i32,
     isa: Isa,
     out: &mut [T],
-    epilogue: F,
-) where
-    F: Fn(usize, usize, &[i32], &mut [T]) + Sync,
-{
+    epilogue: E,
+) {
     let n = b.n;
     assert!(lda >= b.kp, "lda {lda} < padded k {}", b.kp);
     assert!(
@@ -270,6 +268,23 @@ pub fn gemm<T: Send, F>(
         });
 }
 
+/// What [`gemm`] does with each finished tile row: `apply(i, j0, acc, row)` gets output row
+/// `i`'s i32 sums for columns `j0 .. j0 + acc.len()` and that row of `out`. Any
+/// `Fn(usize, usize, &[i32], &mut [T])` closure is one. A hot epilogue should be a type whose
+/// `apply` is `#[inline(always)]`: a closure body may stay an out-of-line function compiled
+/// without AVX2, where an inlined `apply` becomes part of the AVX2 task body
+/// ([`RowsJob::run_avx2`]).
+pub trait Epilogue<T>: Sync {
+    fn apply(&self, i: usize, j0: usize, acc: &[i32], row: &mut [T]);
+}
+
+impl<T, F: Fn(usize, usize, &[i32], &mut [T]) + Sync> Epilogue<T> for F {
+    #[inline(always)]
+    fn apply(&self, i: usize, j0: usize, acc: &[i32], row: &mut [T]) {
+        self(i, j0, acc, row)
+    }
+}
+
 /// One rayon task of [`gemm`]: the rows of `out_rows`, every panel.
 struct RowsJob<'a> {
     a: &'a [u8],
@@ -283,7 +298,7 @@ struct RowsJob<'a> {
 
 impl RowsJob<'_> {
     #[inline(always)]
-    fn run<T, F: Fn(usize, usize, &[i32], &mut [T])>(&self, out_rows: &mut [T], epilogue: &F) {
+    fn run<T, E: Epilogue<T>>(&self, out_rows: &mut [T], epilogue: &E) {
         let (b, n) = (self.b, self.b.n);
         let rows = out_rows.len() / n;
         let mut tile: Tile = [[0; NR]; MR];
@@ -316,7 +331,7 @@ impl RowsJob<'_> {
                 }
                 for (ii, acc) in tile.iter().take(r).enumerate() {
                     let row = i + ii;
-                    epilogue(
+                    epilogue.apply(
                         self.row0 + row,
                         j0,
                         &acc[..nc],
@@ -328,19 +343,16 @@ impl RowsJob<'_> {
         }
     }
 
-    /// [`RowsJob::run`] compiled with AVX2, so the inlined epilogue and the VNNI correction
-    /// are 8-wide (as a plain closure they were SSE and a fifth of the deployed W8A8 ViT's
-    /// time). Same operations, same results.
+    /// [`RowsJob::run`] compiled with AVX2, so an inlined epilogue ([`Epilogue`]) and the VNNI
+    /// correction are 8-wide (out of line, the W8A8 epilogue was SSE2 code, with i32 multiplies
+    /// emulated, and cost more than the GEMM in the deployed ViT). Same operations, same
+    /// results.
     ///
     /// # Safety
     /// AVX2 must be available.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2<T, F: Fn(usize, usize, &[i32], &mut [T])>(
-        &self,
-        out_rows: &mut [T],
-        epilogue: &F,
-    ) {
+    unsafe fn run_avx2<T, E: Epilogue<T>>(&self, out_rows: &mut [T], epilogue: &E) {
         self.run(out_rows, epilogue)
     }
 }
@@ -365,7 +377,7 @@ pub fn gemm_i32(
         a_max_abs,
         isa,
         &mut c,
-        |_, j0, acc, row| {
+        |_: usize, j0: usize, acc: &[i32], row: &mut [i32]| {
             row[j0..j0 + acc.len()].copy_from_slice(acc);
         },
     );
@@ -381,6 +393,9 @@ pub(crate) fn rows_per_task(m: usize, kn: usize) -> usize {
     r.div_ceil(MR) * MR
 }
 
+/// Inlined into the task body: called once per tile, an out-of-line call (with this match's
+/// large frame) cost as much as the epilogue it sits beside.
+#[inline(always)]
 fn micro(
     isa: Isa,
     enc: ActEncoding,
