@@ -27,7 +27,7 @@ pub fn rows_portable(x: &mut [f32], cols: usize, rsqrt: &Curve) {
 /// [`rows_portable`], bit for bit, in AVX2 where it applies.
 pub fn rows(x: &mut [f32], cols: usize, rsqrt: &Curve) {
     #[cfg(target_arch = "x86_64")]
-    if cols % 8 == 0 && std::is_x86_feature_detected!("avx2") {
+    if cols.is_multiple_of(8) && std::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is available (checked above); each arm's row length is 8·K = cols.
         unsafe {
             match cols / 8 {
