@@ -25,6 +25,31 @@ use crate::metric::VqMetric;
 /// which is what the shuffle-based look-up kernel (32 byte lanes per AVX2 register) reads.
 pub const ROW_BLOCK: usize = 32;
 
+/// Codebook `s`'s codes of a group of up to 8 rows held in a register's lanes (lane i: row
+/// `row0 + i`'s code as an i32; only the first `lanes` are written) into blocked codes
+/// (`[(row / 32) · nc + s] · 32 + row % 32`). The lane encoders' one way to write their codes;
+/// inlined into them (called once per codebook and lane group, an out-of-line call cost 9 % of
+/// the MADDNESS CNN).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn store_lane_codes(
+    idx: std::arch::x86_64::__m256i,
+    (row0, lanes): (usize, usize),
+    nc: usize,
+    s: usize,
+    codes: &mut [u8],
+) {
+    use std::arch::x86_64::*;
+    let mut lane_idx = [0i32; 8];
+    // SAFETY: 8 i32 = one 256-bit store.
+    unsafe { _mm256_storeu_si256(lane_idx.as_mut_ptr() as *mut __m256i, idx) };
+    for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
+        let r = row0 + i;
+        codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
+    }
+}
+
 /// Codebooks of one layer prepared for encoding.
 #[derive(Debug, Clone)]
 pub struct Encoder {

@@ -160,7 +160,7 @@ pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     use super::TreeEncoder;
-    use crate::encode::ROW_BLOCK;
+    use crate::encode::{ROW_BLOCK, store_lane_codes};
 
     /// Rows per register.
     pub const LANES: usize = 8;
@@ -212,12 +212,8 @@ pub(crate) mod x86 {
                 let node = codes(t, s, |col| unsafe {
                     _mm256_i32gather_ps::<4>(base.add(col), stride)
                 });
-                let mut lane = [0i32; LANES];
-                // SAFETY: 8 i32 = one 256-bit store.
-                unsafe { _mm256_storeu_si256(lane.as_mut_ptr() as *mut __m256i, node) };
-                for (i, &code) in lane.iter().enumerate() {
-                    block[s * ROW_BLOCK + g * LANES + i] = code as u8;
-                }
+                // One row block: blocked index s · 32 + row.
+                store_lane_codes(node, (g * LANES, LANES), t.nc, s, block);
             }
         }
     }

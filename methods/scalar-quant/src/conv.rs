@@ -47,7 +47,17 @@ pub(crate) fn conv_nhwc(
     if batch == 0 || n == 0 {
         return true;
     }
-    let packed = PackedB::pack(&taps_major(q.stored(), g, n), k, n);
+    // Packed once per layer (a layer sees one geometry); another geometry packs its own.
+    let key = (cin, g.kernel);
+    let pack = || PackedB::pack(&taps_major(q.stored(), g, n), k, n);
+    let (cached_key, cached) = q.conv_packed.get_or_init(|| (key, pack()));
+    let other;
+    let packed = if *cached_key == key {
+        cached
+    } else {
+        other = pack();
+        &other
+    };
     let lda = packed.kp;
     // A padding position's code and its value in a row's code sum.
     let mut pad = [0u8; 1];
@@ -56,24 +66,24 @@ pub(crate) fn conv_nhwc(
     out.par_chunks_mut(imgs * rows_img * n)
         .zip(x.par_chunks(imgs * per_in))
         .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(codes, cols): &mut (Vec<u8>, Vec<u8>), (os, xs)| {
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(codes, cols, rowsum): &mut (Vec<u8>, Vec<u8>, Vec<i32>), (os, xs)| {
                 let nimg = xs.len() / per_in;
                 let pixels = nimg * h * w;
                 codes.resize(pixels * cin, 0);
                 let pixel_sums = q.encode(xs, pixels, cin, cin, codes);
                 let m = nimg * rows_img;
                 cols.resize(m * lda, 0);
-                let rowsum = gather_columns(
+                gather_columns(
                     codes,
                     &pixel_sums,
                     (nimg, h, w),
                     g,
                     (pad[0], pad_sum),
-                    lda,
-                    cols,
+                    (lda, cols),
+                    rowsum,
                 );
-                q.gemm_codes(&packed, cols, lda, m, &rowsum, os);
+                q.gemm_codes(packed, cols, lda, m, rowsum, os);
             },
         );
     true
@@ -93,21 +103,21 @@ fn taps_major(stored: &[i8], g: &ConvGeom, n: usize) -> Vec<i8> {
 }
 
 /// The `(ky, kx, cin)`-ordered code columns of `nimg` NHWC code images into `cols`
-/// (`lda` bytes per output pixel, zero beyond K); returns each row's code sum.
+/// (`lda` bytes per output pixel, zero beyond K), and each row's code sum into `sums`.
 fn gather_columns(
     codes: &[u8],
     pixel_sums: &[i32],
     (nimg, h, w): (usize, usize, usize),
     g: &ConvGeom,
     (pad_code, pad_sum): (u8, i32),
-    lda: usize,
-    cols: &mut [u8],
-) -> Vec<i32> {
+    (lda, cols): (usize, &mut [u8]),
+    sums: &mut Vec<i32>,
+) {
     let (cin, kk, k) = (g.in_channels, g.kernel, g.k());
     let (ho, wo) = g.output_hw(h, w);
     let pad = g.padding as isize;
     let inside = |v: isize, len: usize| v >= 0 && (v as usize) < len;
-    let mut sums = Vec::with_capacity(nimg * ho * wo);
+    sums.clear();
     let mut rows = cols.chunks_exact_mut(lda);
     for b in 0..nimg {
         for oy in 0..ho {
@@ -145,5 +155,4 @@ fn gather_columns(
             }
         }
     }
-    sums
 }

@@ -16,6 +16,8 @@
 use compbench_core::{Gemm, NumFormat};
 use compbench_nn::deployed::GemmKernel;
 use compbench_nn::deployed::kernels::DenseGemm;
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use crate::kernels::binary::{self, PackedBits};
@@ -232,6 +234,12 @@ fn encode_sign(src: &[f32], mu: f32, bias: i32, dst: &mut [u8]) -> i32 {
 /// |z_w·Σa| ≤ 255²·K, |c0| ≤ (255·128 + 255²)·K, total < 180 000·K < 2^31.
 const I32_EPILOGUE_MAX_K: usize = 11_000;
 
+/// The epilogue's integer correction, in i32 when it fits (see [`I32_EPILOGUE_MAX_K`]).
+enum Correction {
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
 /// A GEMM on integer codes (any weight and activation width ≤ 8).
 pub struct QuantGemm {
     k: usize,
@@ -243,12 +251,15 @@ pub struct QuantGemm {
     /// The packed weight codes before packing (`k × n`, rows in the GEMM's K order), for
     /// packing again in another K order ([`crate::conv`]).
     stored: Vec<i8>,
-    /// Per-column weight scale.
-    col_scale: Vec<f32>,
+    /// The weights packed in a convolution's `(ky, kx, cin)` order, made on the first
+    /// [`crate::conv`] call and kept with its `(cin, kernel)`.
+    pub(crate) conv_packed: OnceLock<((usize, usize), PackedB)>,
+    /// Per-column output scale `s_a · s_w[j]` (β · α_j for sign activations).
+    out_scale: Vec<f32>,
     /// Per-column weight zero point in stored units.
     zw: Vec<i32>,
     /// Per-column integer correction `−z_a·Σw + K·z_a·z_w` (stored units).
-    c0: Vec<i64>,
+    c0: Correction,
     /// Per-column float offset: bias (+ μ·s_w·Σ(w − z_w) for sign activations).
     off: Vec<f32>,
     /// Dequantized weights, for stacking methods and tests.
@@ -306,10 +317,17 @@ impl QuantGemm {
         };
         let codec = ActCodec::new(grid);
         let za = codec.zero() as i64;
-        let c0 = (0..n)
-            .map(|j| -za * packed.colsum[j] as i64 + k as i64 * za * zw[j] as i64)
-            .collect();
+        let c0 = (0..n).map(|j| -za * packed.colsum[j] as i64 + k as i64 * za * zw[j] as i64);
+        let c0 = if k <= I32_EPILOGUE_MAX_K {
+            Correction::I32(c0.map(|c| c as i32).collect())
+        } else {
+            Correction::I64(c0.collect())
+        };
         let col_scale: Vec<f32> = w.grids.iter().map(|g| g.scale).collect();
+        let act_scale = match act {
+            ActSpec::Uniform { grid, .. } => grid.scale,
+            ActSpec::Sign { beta, .. } => beta,
+        };
         let off = (0..n)
             .map(|j| {
                 let b = bias.as_ref().map_or(0.0, |b| b[j]);
@@ -327,7 +345,8 @@ impl QuantGemm {
             codec,
             packed,
             stored,
-            col_scale,
+            conv_packed: OnceLock::new(),
+            out_scale: col_scale.iter().map(|c| act_scale * c).collect(),
             zw,
             c0,
             off,
@@ -379,27 +398,20 @@ impl QuantGemm {
         rowsum: &[i32],
         out: &mut [f32],
     ) {
-        let rs = match self.act {
-            ActSpec::Uniform { grid, .. } => grid.scale,
-            ActSpec::Sign { beta, .. } => beta,
-        };
-        let scale: Vec<f32> = self.col_scale.iter().map(|c| rs * c).collect();
-        let (zw, off) = (&self.zw, &self.off);
+        let (scale, zw, off) = (&self.out_scale, &self.zw, &self.off);
         let (enc, amax) = (self.codec.enc, self.codec.max_abs);
-        if self.k <= I32_EPILOGUE_MAX_K {
-            // Exact in i32 (see I32_EPILOGUE_MAX_K).
-            let c0: Vec<i32> = self.c0.iter().map(|&c| c as i32).collect();
-            let epilogue = EpilogueI32 {
-                rowsum,
-                scale: &scale,
-                off,
-                c0: &c0,
-                zw,
-            };
-            int8::gemm(a, lda, m, packed, enc, amax, self.isa, out, epilogue);
-        } else {
-            let c0 = &self.c0;
-            int8::gemm(
+        match &self.c0 {
+            Correction::I32(c0) => {
+                let epilogue = EpilogueI32 {
+                    rowsum,
+                    scale,
+                    off,
+                    c0,
+                    zw,
+                };
+                int8::gemm(a, lda, m, packed, enc, amax, self.isa, out, epilogue);
+            }
+            Correction::I64(c0) => int8::gemm(
                 a,
                 lda,
                 m,
@@ -415,7 +427,7 @@ impl QuantGemm {
                         row[j] = scale[j] * (v as i64 - zw[j] as i64 * r + c0[j]) as f32 + off[j];
                     }
                 },
-            );
+            ),
         }
     }
 

@@ -114,6 +114,51 @@ fn conv_without_im2col_equals_im2col_then_forward() {
     }
 }
 
+/// The tap-major weights are packed on the first call and kept: a second call gives the same
+/// bits, and another geometry with the same K (3×3 over 2 channels, whose tap-major order is
+/// a real permutation, then 1×1 over 18, whose order is the identity) packs its own order
+/// instead of reusing the first one's.
+#[test]
+fn repeated_calls_and_a_second_geometry_give_im2col_results() {
+    let mut rng = Rng::new(11);
+    let (k, n) = (18, 6);
+    let wt = randn(&mut rng, k * n, 0.2);
+    let grids = weight_grids(&wt, k, n, 8, Scheme::Affine, Calibration::MinMax, true);
+    let q = QuantGemm::new(
+        &QuantizedWeights::new(&wt, k, n, grids, 8),
+        None,
+        ActSpec::Uniform {
+            grid: activation_grid(8, true),
+            bits: 8,
+        },
+    );
+    let (h, w) = (5, 4);
+    for (cin, kk, pad) in [(2, 3, 1), (2, 3, 1), (18, 1, 0), (2, 3, 1)] {
+        let g = ConvGeom {
+            in_channels: cin,
+            out_channels: n,
+            kernel: kk,
+            stride: 1,
+            padding: pad,
+        };
+        let (ho, wo) = g.output_hw(h, w);
+        let m = 2 * ho * wo;
+        let x = randn(&mut rng, 2 * h * w * cin, 0.5);
+        let mut cols = vec![0.0; m * k];
+        im2col_nhwc(&x, 2, h, w, &g, &mut cols);
+        let mut want = vec![0.0; m * n];
+        q.forward(&cols, m, &mut want);
+        let mut got = vec![f32::NAN; m * n];
+        assert!(q.conv_nhwc(&x, 2, h, w, &g, &mut got));
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "cin {cin} kernel {kk}"
+        );
+    }
+}
+
 #[test]
 fn a_geometry_that_does_not_match_the_layer_has_no_fused_path() {
     let mut rng = Rng::new(3);

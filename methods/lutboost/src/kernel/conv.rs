@@ -331,6 +331,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::*;
+    use crate::encode::store_lane_codes;
 
     /// `M`: 0 = L2, 1 = L1, 2 = Chebyshev; `V`: sub-vector length. See [`LanesEncoder`].
     ///
@@ -393,27 +394,8 @@ mod x86 {
                 jv = _mm256_add_epi32(jv, one);
             }
             for (idx, group) in [idx_a, idx_b].into_iter().zip(groups) {
-                store_codes(_mm256_castps_si256(idx), group, nc, s, codes);
+                store_lane_codes(_mm256_castps_si256(idx), group, nc, s, codes);
             }
-        }
-    }
-
-    /// Codebook `s`'s codes of a lane group `(row0, lanes)` (lane i holds row `row0 + i`'s
-    /// code as an i32) into blocked `codes`.
-    #[target_feature(enable = "avx2")]
-    fn store_codes(
-        idx: __m256i,
-        (row0, lanes): (usize, usize),
-        nc: usize,
-        s: usize,
-        codes: &mut [u8],
-    ) {
-        let mut lane_idx = [0i32; LANES];
-        // SAFETY: 8 i32 = one 256-bit store.
-        unsafe { _mm256_storeu_si256(lane_idx.as_mut_ptr() as *mut __m256i, idx) };
-        for (i, &j) in lane_idx.iter().take(lanes).enumerate() {
-            let r = row0 + i;
-            codes[((r / ROW_BLOCK) * nc + s) * ROW_BLOCK + r % ROW_BLOCK] = j as u8;
         }
     }
 
@@ -435,7 +417,7 @@ mod x86 {
             // SAFETY: readable by the caller's contract.
             let node =
                 crate::tree::x86::codes(t, s, |k| unsafe { _mm256_loadu_ps(src.add(koff[k])) });
-            store_codes(node, group, t.nc, s, codes);
+            store_lane_codes(node, group, t.nc, s, codes);
         }
     }
 }
