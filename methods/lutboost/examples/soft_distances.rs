@@ -33,7 +33,7 @@ fn main() {
                         Tensor::<3>::from_data(TensorData::new(cent.clone(), [nc, c, v]), &dev)
                             .require_grad();
                     let gt =
-                        Tensor::<3>::from_data(TensorData::new(g.clone(), [nc, rows, c]), &dev);
+                        Tensor::<3>::from_data(TensorData::new(g.clone(), [rows, nc, c]), &dev);
                     let d = if fused {
                         vq_distances(metric, xt, ct)
                     } else {

@@ -24,7 +24,7 @@ use crate::soft::{self, SoftShape};
 /// Sub-vector distances as a backend extension. `metric` is [`VqMetric::ALL`]'s index.
 #[backend_extension(Flex, Autodiff)]
 pub trait SoftDistanceOps: Backend {
-    /// Distances `[nc, rows, c]` of `x` `[rows, nc·v]`'s sub-vectors to `cent` `[nc, c, v]`.
+    /// Distances `[rows, nc, c]` of `x` `[rows, nc·v]`'s sub-vectors to `cent` `[nc, c, v]`.
     fn vq_distances(
         x: FloatTensor<Self>,
         cent: FloatTensor<Self>,
@@ -67,7 +67,7 @@ fn shape_of(x: &FlexTensor, cent: &FlexTensor) -> SoftShape {
 fn forward(x: &FlexTensor, cent: &FlexTensor, metric: VqMetric) -> FlexTensor {
     let sh = shape_of(x, cent);
     let d = with_slice(x, |x| with_slice(cent, |c| soft::forward(metric, x, c, sh)));
-    flex_tensor(d, vec![sh.nc, sh.rows, sh.c])
+    flex_tensor(d, vec![sh.rows, sh.nc, sh.c])
 }
 
 impl SoftDistanceOps for Flex {

@@ -27,7 +27,6 @@
 use std::collections::BTreeMap;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::softmax;
 use burn::tensor::module::unfold4d;
 use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -147,13 +146,14 @@ impl LutLayerParams {
     }
 }
 
-/// Distances `[nc, rows, c]` of the sub-vectors of `x` `[rows, K]` to the centroids `[nc, c, v]`.
+/// Distances `[rows, nc, c]` of the sub-vectors of `x` `[rows, K]` to the centroids `[nc, c, v]`
+/// (burn tensor ops: the reference and off-flex fallback of [`crate::fused::vq_distances`]).
 pub fn distances(metric: VqMetric, x: Tensor<2>, cent: Tensor<3>) -> Tensor<3> {
     let [rows, k] = x.dims();
     let [nc, c, v] = cent.dims();
     debug_assert_eq!(k, nc * v);
     let xs = x.reshape([rows, nc, v]).swap_dims(0, 1); // [nc, rows, v]
-    match metric {
+    let d = match metric {
         // ‖x‖² − 2⟨x, c⟩ + ‖c‖²: a batched GEMM instead of a [nc, rows, c, v] difference tensor.
         VqMetric::L2 => {
             let x2 = xs.clone().square().sum_dim(2); // [nc, rows, 1]
@@ -170,7 +170,8 @@ pub fn distances(metric: VqMetric, x: Tensor<2>, cent: Tensor<3>) -> Tensor<3> {
             };
             d.reshape([nc, rows, c])
         }
-    }
+    };
+    d.swap_dims(0, 1)
 }
 
 /// Tables `[nc, c, N]` = C · W per subspace.
@@ -216,13 +217,13 @@ pub fn lut_linear(
         Tensor::<2>::from_data(TensorData::new(out, [rows, n]), &device)
     };
     let soft = || {
-        let d = crate::fused::vq_distances(spec.metric, x.clone(), cent.clone()); // [nc, rows, c]
+        let d = crate::fused::vq_distances(spec.metric, x.clone(), cent.clone()); // [rows, nc, c]
         let t = tables(cent.clone(), w.clone()); // [nc, c, n]
         let tau = p.temp.val().mul_scalar(TEMP_GAIN).exp(); // [1]
-        let attn = softmax(d.neg() * tau.unsqueeze::<3>(), 2);
-        attn.swap_dims(0, 1)
-            .reshape([rows, nc * c])
-            .matmul(t.reshape([nc * c, n]))
+        // The fused softmax (one kernel forward and backward, vectorized exp): burn's
+        // decomposed one was a fifth of a stage-2/3 step in layout copies and element-wise ops.
+        let attn = compbench_nn::fused::softmax_last(d.neg() * tau.unsqueeze::<3>());
+        attn.reshape([rows, nc * c]).matmul(t.reshape([nc * c, n]))
     };
     let out = match mode {
         Mode::Hard => hard(),

@@ -8,7 +8,8 @@
 //! pass, reading `x`, the centroids and the incoming gradient once.
 //!
 //! Layouts: `x` is `[rows, K]` row-major with `K = nc·v`; centroids `[nc, c, v]`; distances and
-//! their gradient `[nc, rows, c]`. Work is split into fixed chunks of [`CHUNK_ROWS`] rows (each
+//! their gradient `[rows, nc, c]`: a row's `nc·c` soft-assignment weights are contiguous, so
+//! the softmax over c and the product with the `[nc·c, N]` tables need no layout copy. Work is split into fixed chunks of [`CHUNK_ROWS`] rows (each
 //! row of `x` is read once, for all its subspaces); the centroid gradient is summed per chunk
 //! and the chunks' partial sums are added in chunk order, so results do not depend on the
 //! thread count.
@@ -68,7 +69,7 @@ fn sign(x: f32) -> f32 {
     }
 }
 
-/// Distances `[nc, rows, c]` of the sub-vectors of `x` to the centroids.
+/// Distances `[rows, nc, c]` of the sub-vectors of `x` to the centroids.
 pub fn forward(metric: VqMetric, x: &[f32], cent: &[f32], sh: SoftShape) -> Vec<f32> {
     let (rows, c, v, k, nc) = (sh.rows, sh.c, sh.v, sh.k(), sh.nc);
     assert_eq!(x.len(), rows * k, "x must be rows × K");
@@ -77,35 +78,25 @@ pub fn forward(metric: VqMetric, x: &[f32], cent: &[f32], sh: SoftShape) -> Vec<
         return vec![0.0; nc * rows * c];
     }
     let ct = transposed(cent, sh);
-    // Per chunk: its rows' distances as [nc][chunk rows][c], scattered into place afterwards.
-    let chunks: Vec<Vec<f32>> = (0..rows.div_ceil(CHUNK_ROWS))
-        .into_par_iter()
-        .map(|ch| {
-            let (r0, r1) = (ch * CHUNK_ROWS, ((ch + 1) * CHUNK_ROWS).min(rows));
-            let mut out = vec![0.0f32; nc * (r1 - r0) * c];
+    // Per chunk: its rows' distances, written in place.
+    let mut out = vec![0.0f32; rows * nc * c];
+    out.par_chunks_mut(CHUNK_ROWS * nc * c)
+        .enumerate()
+        .for_each(|(ch, out)| {
+            let r0 = ch * CHUNK_ROWS;
+            let r1 = r0 + out.len() / (nc * c);
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 detected.
-                unsafe { forward_rows_avx2(metric, x, &ct, sh, r0, r1, &mut out) };
-                return out;
+                unsafe { forward_rows_avx2(metric, x, &ct, sh, r0, r1, out) };
+                return;
             }
-            forward_rows(metric, x, &ct, sh, r0, r1, &mut out);
-            out
-        })
-        .collect();
-    let mut out = vec![0.0f32; nc * rows * c];
-    for (ch, part) in chunks.iter().enumerate() {
-        let (r0, r1) = (ch * CHUNK_ROWS, ((ch + 1) * CHUNK_ROWS).min(rows));
-        let n = (r1 - r0) * c;
-        for s in 0..nc {
-            out[(s * rows + r0) * c..(s * rows + r1) * c]
-                .copy_from_slice(&part[s * n..(s + 1) * n]);
-        }
-    }
+            forward_rows(metric, x, &ct, sh, r0, r1, out);
+        });
     out
 }
 
-/// Distances of rows `r0..r1` into `out` `[nc][r1 − r0][c]`.
+/// Distances of rows `r0..r1` into `out` `[r1 − r0][nc][c]`.
 #[inline(always)]
 fn forward_rows(
     metric: VqMetric,
@@ -117,11 +108,11 @@ fn forward_rows(
     out: &mut [f32],
 ) {
     let (c, v, k, nc) = (sh.c, sh.v, sh.k(), sh.nc);
-    let n = r1 - r0;
     for r in r0..r1 {
         let row = &x[r * k..(r + 1) * k];
         for s in 0..nc {
-            let d = &mut out[(s * n + r - r0) * c..(s * n + r - r0 + 1) * c];
+            let at = ((r - r0) * nc + s) * c;
+            let d = &mut out[at..at + c];
             let xs = &row[s * v..(s + 1) * v];
             let cts = &ct[s * v * c..(s + 1) * v * c];
             for (t, &xt) in xs.iter().enumerate() {
@@ -168,7 +159,7 @@ unsafe fn forward_rows_avx2(
     forward_rows(metric, x, ct, sh, r0, r1, out)
 }
 
-/// Gradients `(∂L/∂x [rows, K], ∂L/∂cent [nc, c, v])` from `grad` = ∂L/∂d `[nc, rows, c]`.
+/// Gradients `(∂L/∂x [rows, K], ∂L/∂cent [nc, c, v])` from `grad` = ∂L/∂d `[rows, nc, c]`.
 pub fn backward(
     metric: VqMetric,
     x: &[f32],
@@ -179,7 +170,7 @@ pub fn backward(
     let (rows, c, v, k, nc) = (sh.rows, sh.c, sh.v, sh.k(), sh.nc);
     assert_eq!(x.len(), rows * k, "x must be rows × K");
     assert_eq!(cent.len(), nc * c * v, "centroids must be nc × c × v");
-    assert_eq!(grad.len(), nc * rows * c, "grad must be nc × rows × c");
+    assert_eq!(grad.len(), rows * nc * c, "grad must be rows × nc × c");
     let ct = transposed(cent, sh);
     let mut gx = vec![0.0f32; rows * k];
     // Per chunk: its rows of ∂x (written in place) and its partial ∂centroids as [nc][v][c].
@@ -230,14 +221,14 @@ fn backward_rows(
     gx_rows: &mut [f32],
     gct: &mut [f32],
 ) {
-    let (rows, c, v, k, nc) = (sh.rows, sh.c, sh.v, sh.k(), sh.nc);
+    let (c, v, k, nc) = (sh.c, sh.v, sh.k(), sh.nc);
     let mut e = vec![0.0f32; c];
     for (i, gxr) in gx_rows.chunks_exact_mut(k).enumerate() {
         let r = r0 + i;
         let row = &x[r * k..(r + 1) * k];
         for s in 0..nc {
             let xs = &row[s * v..(s + 1) * v];
-            let g = &grad[(s * rows + r) * c..(s * rows + r + 1) * c];
+            let g = &grad[(r * nc + s) * c..(r * nc + s + 1) * c];
             let cts = &ct[s * v * c..(s + 1) * v * c];
             let gcs = &mut gct[s * v * c..(s + 1) * v * c];
             let gxs = &mut gxr[s * v..(s + 1) * v];

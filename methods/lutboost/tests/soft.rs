@@ -38,7 +38,7 @@ fn forward_is_the_metric_distance() {
                             &x[r * sh.k() + s * v..r * sh.k() + s * v + v],
                             &cent[(s * c + j) * v..(s * c + j + 1) * v],
                         );
-                        let got = d[(s * rows + r) * c + j];
+                        let got = d[(r * nc + s) * c + j];
                         assert!(
                             (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
                             "{metric:?} {sh:?} d[{s},{r},{j}] = {got}, want {want}"
@@ -105,7 +105,7 @@ fn gradients_equal_the_tensor_formulation() {
                 .require_grad();
             let ct = Tensor::<3>::from_data(TensorData::new(cent.clone(), [nc, c, v]), &dev)
                 .require_grad();
-            let gt = Tensor::<3>::from_data(TensorData::new(g.clone(), [nc, rows, c]), &dev);
+            let gt = Tensor::<3>::from_data(TensorData::new(g.clone(), [rows, nc, c]), &dev);
             let grads = (distances(metric, xt.clone(), ct.clone()) * gt)
                 .sum()
                 .backward();
@@ -163,7 +163,7 @@ fn fused_op_matches_tensor_ops_under_autodiff() {
                     distances(metric, xt.clone(), ct.clone())
                 };
                 let gt = Tensor::<3>::from_data(
-                    TensorData::new(g.clone(), [sh.nc, sh.rows, sh.c]),
+                    TensorData::new(g.clone(), [sh.rows, sh.nc, sh.c]),
                     &dev,
                 );
                 let grads = (d.clone() * gt).sum().backward();

@@ -127,11 +127,8 @@ pub fn gelu(x: f32) -> f32 {
 /// Numerically stable softmax of one row, in place: the definition [`softmax_rows`] follows.
 pub fn softmax_row(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
+    crate::fused::exp::exp_sub_in_place(row, max);
+    let sum: f32 = row.iter().sum();
     let inv = 1.0 / sum;
     row.iter_mut().for_each(|v| *v *= inv);
 }
@@ -181,7 +178,7 @@ pub fn softmax_rows(x: &mut [f32], cols: usize) {
     for g in &mut groups {
         let max = fold_rows(g, cols, f32::NEG_INFINITY, |_, m, v| m.max(v));
         for (row, m) in g.chunks_exact_mut(cols).zip(max) {
-            row.iter_mut().for_each(|v| *v = (*v - m).exp());
+            crate::fused::exp::exp_sub_in_place(row, m);
         }
         let sum = fold_rows(g, cols, 0.0, |_, s, v| s + v);
         for (row, s) in g.chunks_exact_mut(cols).zip(sum) {

@@ -239,8 +239,8 @@ pub fn gelu_in_place(x: &mut [f32]) {
 
 /// `y = gelu(x)` and `d = gelu'(x) = Φ(x) + x·φ(x)` element-wise (the forward pass of a tracked
 /// GELU), one `erf` per element. `d` is burn-flex's `gelu_backward` expression
-/// (`0.5·(1 + erf(x/√2)) + x·(1/√(2π))·exp(−x²/2)`, std `exp`), so `g · d` is bit-identical to
-/// burn's gradient.
+/// (`0.5·(1 + erf(x/√2)) + x·(1/√(2π))·exp(−x²/2)`, with libm's `exp` bits from
+/// [`super::exp`]), so `g · d` is bit-identical to burn's gradient.
 pub fn gelu_forward_with_derivative(x: &[f32], y: &mut [f32], d: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "gelu: sizes");
     assert_eq!(x.len(), d.len(), "gelu: sizes");
@@ -255,11 +255,17 @@ pub fn gelu_forward_with_derivative(x: &[f32], y: &mut [f32], d: &mut [f32]) {
                 .zip(d.chunks_mut(BLOCK))
             {
                 erf_scaled(x, d);
-                for ((y, d), x) in y.iter_mut().zip(d.iter_mut()).zip(x) {
+                let mut g = [0.0f32; BLOCK];
+                let g = &mut g[..x.len()];
+                for (g, x) in g.iter_mut().zip(x) {
+                    *g = -0.5 * x * x;
+                }
+                super::exp::exp_sub_in_place(g, 0.0);
+                for (((y, d), x), g) in y.iter_mut().zip(d.iter_mut()).zip(x).zip(g.iter()) {
                     let e = *d;
                     *y = 0.5 * x * (1.0 + e);
                     let cdf = 0.5 * (1.0 + e);
-                    let pdf = inv * (-0.5 * x * x).exp();
+                    let pdf = inv * g;
                     *d = cdf + x * pdf;
                 }
             }
@@ -284,7 +290,7 @@ pub fn mul(a: &[f32], b: &[f32], out: &mut [f32]) {
 // Softmax over rows
 // ---------------------------------------------------------------------------------------------
 
-/// Softmax of one row: subtract the row max, `exp` (f32, as burn), sum in f64, scale by the
+/// Softmax of one row: subtract the row max, `exp` (f32, libm's bits, vectorized), sum in f64, scale by the
 /// f64 reciprocal and round once. Each output is the correctly rounded quotient of its f32
 /// exponential and the (almost exact) sum: within ~1 ulp of the exact softmax, where an f32
 /// running sum (burn-flex's fused softmax, the deployed kernel) drifts by up to ~1e-6 relative
@@ -297,12 +303,8 @@ fn softmax_row(x: &[f32], y: &mut [f32]) {
             max = v;
         }
     }
-    let mut sum = 0.0f64;
-    for (v, o) in x.iter().zip(y.iter_mut()) {
-        let e = (v - max).exp();
-        *o = e;
-        sum += e as f64;
-    }
+    super::exp::exp_sub(x, max, y);
+    let sum: f64 = y.iter().map(|&e| e as f64).sum();
     let inv = 1.0 / sum;
     for o in y.iter_mut() {
         *o = (*o as f64 * inv) as f32;

@@ -26,6 +26,7 @@
 //! to the exact gradient than burn's decomposition, and within 1e-6 of it).
 
 pub mod erf;
+pub mod exp;
 pub mod kernels;
 
 use std::sync::Arc;
