@@ -18,8 +18,15 @@ pub struct Environment {
 impl Environment {
     /// Collect it now. `threads` is the run's worker count.
     pub fn collect(threads: usize) -> Environment {
+        Environment::with_commit(threads, git_commit())
+    }
+
+    /// Collect it now, with the commit given: a run reads its commit once, when it starts, so
+    /// that env.json and the rows name the same code even when the checkout changes while the
+    /// run goes on.
+    pub fn with_commit(threads: usize, commit: Option<(String, bool)>) -> Environment {
         Environment {
-            git_hash: git_hash(),
+            git_hash: provenance(commit),
             rustc: env!("COMPBENCH_RUSTC").to_string(),
             cpu: cpu_model(),
             threads: threads as i64,
@@ -29,10 +36,10 @@ impl Environment {
     }
 }
 
-/// `git rev-parse HEAD` of the working directory (with `-dirty` when it has changes), or
+/// A commit as a `git_hash` cell: the hash, with `-dirty` when the work tree had changes, or
 /// `unknown` outside a repository or without git.
-fn git_hash() -> String {
-    match git_commit() {
+fn provenance(commit: Option<(String, bool)>) -> String {
+    match commit {
         Some((h, true)) => format!("{h}-dirty"),
         Some((h, false)) => h,
         None => "unknown".to_string(),
@@ -124,5 +131,17 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(super::rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    /// env.json names the commit the run started from, as given, not the checkout's HEAD now.
+    #[test]
+    fn environment_names_the_given_commit() {
+        use super::Environment;
+        let at = |c: Option<(&str, bool)>| {
+            Environment::with_commit(2, c.map(|(h, d)| (h.to_string(), d))).git_hash
+        };
+        assert_eq!(at(Some(("0123abc", false))), "0123abc");
+        assert_eq!(at(Some(("0123abc", true))), "0123abc-dirty");
+        assert_eq!(at(None), "unknown");
     }
 }

@@ -414,7 +414,7 @@ pub fn run(suite: &Suite, opts: &RunOptions, obs: &dyn Observer) -> Result<RunSu
         }
         records.push(r);
     }
-    let environment = Environment::collect(threads);
+    let environment = Environment::with_commit(threads, commit.clone());
     let hw_cols = hw_columns(&plan, &designs);
     let ctx = TableContext {
         suite: &suite.name,
