@@ -26,7 +26,10 @@ impl Environment {
     /// run goes on.
     pub fn with_commit(threads: usize, commit: Option<(String, bool)>) -> Environment {
         Environment {
-            git_hash: provenance(commit),
+            git_hash: provenance(
+                commit.as_ref().map(|(h, _)| h.as_str()),
+                commit.as_ref().is_some_and(|(_, d)| *d),
+            ),
             rustc: env!("COMPBENCH_RUSTC").to_string(),
             cpu: cpu_model(),
             threads: threads as i64,
@@ -36,12 +39,12 @@ impl Environment {
     }
 }
 
-/// A commit as a `git_hash` cell: the hash, with `-dirty` when the work tree had changes, or
-/// `unknown` outside a repository or without git.
-fn provenance(commit: Option<(String, bool)>) -> String {
+/// A commit as a `git_hash` cell (env.json's and every row's): the hash, with `-dirty` when
+/// the work tree had changes, or `unknown` outside a repository or without git.
+pub(crate) fn provenance(commit: Option<&str>, dirty: bool) -> String {
     match commit {
-        Some((h, true)) => format!("{h}-dirty"),
-        Some((h, false)) => h,
+        Some(h) if dirty => format!("{h}-dirty"),
+        Some(h) => h.to_string(),
         None => "unknown".to_string(),
     }
 }

@@ -75,11 +75,7 @@ impl Record {
     /// had changes, `unknown` when not recorded (never the HEAD at table time, which may be
     /// a later commit than the one that computed a cached experiment).
     pub fn provenance(&self) -> String {
-        match (&self.commit, self.dirty) {
-            (Some(c), Some(true)) => format!("{c}-dirty"),
-            (Some(c), _) => c.clone(),
-            (None, _) => "unknown".to_string(),
-        }
+        crate::env::provenance(self.commit.as_deref(), self.dirty == Some(true))
     }
 }
 

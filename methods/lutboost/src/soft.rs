@@ -9,10 +9,10 @@
 //!
 //! Layouts: `x` is `[rows, K]` row-major with `K = nc·v`; centroids `[nc, c, v]`; distances and
 //! their gradient `[rows, nc, c]`: a row's `nc·c` soft-assignment weights are contiguous, so
-//! the softmax over c and the product with the `[nc·c, N]` tables need no layout copy. Work is split into fixed chunks of [`CHUNK_ROWS`] rows (each
-//! row of `x` is read once, for all its subspaces); the centroid gradient is summed per chunk
-//! and the chunks' partial sums are added in chunk order, so results do not depend on the
-//! thread count.
+//! the softmax over c and the product with the `[nc·c, N]` tables need no layout copy. Work is
+//! split into fixed chunks of [`CHUNK_ROWS`] rows (each row of `x` is read once, for all its
+//! subspaces); the centroid gradient is summed per chunk and the chunks' partial sums are added
+//! in chunk order, so results do not depend on the thread count.
 //!
 //! Gradients follow the autodiff of the tensor formulation they replace: L2 (squared)
 //! `∂d/∂x = 2(x − c)`; L1 `sign(x − c)` with `sign(0) = 0` (burn's `abs` backward); Chebyshev

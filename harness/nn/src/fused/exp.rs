@@ -16,7 +16,7 @@
 //! The operation order is the one glibc 2.36's `__expf_fma` (its x86-64 FMA build, the one
 //! `f32::exp` resolves to on a CPU with FMA) executes, read from its machine code. Arguments
 //! with |x| ≥ 88 or NaN (glibc's slow path: overflow, underflow, ±∞, NaN) go to `f32::exp`
-//! itself. On x86-64 glibc with FMA every result is `f32::exp`'s bits (tests/fused_ops.rs,
+//! itself. On x86-64 glibc with FMA every result is `f32::exp`'s bits (tests/fused_exp.rs,
 //! on a sample of all 2³² inputs; an `--ignored` test runs all of them). Elsewhere the results
 //! are this algorithm's (< 0.51 ulp), the same on every machine, where `f32::exp` depends on
 //! the platform's libm.
@@ -120,29 +120,37 @@ pub fn exp_sub(x: &[f32], sub: f32, out: &mut [f32]) {
 
 /// [`exp_sub`] in place.
 pub fn exp_sub_in_place(x: &mut [f32], sub: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if simd_available() {
-        // SAFETY: AVX2 and FMA are available (checked just above); input and output are the
-        // same buffer, which the kernel reads before it writes, 8 lanes at a time.
-        unsafe { x86::exp_sub_raw(x.as_ptr(), sub, x.as_mut_ptr(), x.len()) };
-        return;
-    }
-    x.iter_mut().for_each(|v| *v = expf(*v - sub));
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    // SAFETY: `p` is readable and writable for `n` floats; input and output are the same
+    // buffer, which both code paths read before they write, element by element or 8 at a time.
+    unsafe { exp_sub_ptr(simd_available(), p, sub, p, n) }
 }
 
 /// [`exp_sub`] with the code path chosen by the caller (`simd` is ignored where AVX2 + FMA are
 /// not available), for tests.
 pub fn exp_sub_with(simd: bool, x: &[f32], sub: f32, out: &mut [f32]) {
     assert_eq!(x.len(), out.len(), "exp_sub: sizes");
+    // SAFETY: the lengths match.
+    unsafe { exp_sub_ptr(simd, x.as_ptr(), sub, out.as_mut_ptr(), x.len()) }
+}
+
+/// The one dispatch of [`exp_sub_with`] and [`exp_sub_in_place`] (raw pointers, so the output
+/// may alias the input).
+///
+/// # Safety
+/// `x` readable and `out` writable for `n` floats.
+unsafe fn exp_sub_ptr(simd: bool, x: *const f32, sub: f32, out: *mut f32, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if simd && simd_available() {
-        // SAFETY: AVX2 and FMA are available (checked just above); the lengths match.
-        unsafe { x86::exp_sub_raw(x.as_ptr(), sub, out.as_mut_ptr(), x.len()) };
+        // SAFETY: AVX2 and FMA are available (checked just above); the caller's bounds.
+        unsafe { x86::exp_sub_raw(x, sub, out, n) };
         return;
     }
     let _ = simd;
-    for (o, v) in out.iter_mut().zip(x) {
-        *o = expf(*v - sub);
+    for i in 0..n {
+        // SAFETY: i < n, within the caller's bounds.
+        unsafe { *out.add(i) = expf(*x.add(i) - sub) };
     }
 }
 

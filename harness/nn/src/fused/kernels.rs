@@ -290,8 +290,8 @@ pub fn mul(a: &[f32], b: &[f32], out: &mut [f32]) {
 // Softmax over rows
 // ---------------------------------------------------------------------------------------------
 
-/// Softmax of one row: subtract the row max, `exp` (f32, libm's bits, vectorized), sum in f64, scale by the
-/// f64 reciprocal and round once. Each output is the correctly rounded quotient of its f32
+/// Softmax of one row: subtract the row max, `exp` (f32, libm's bits, vectorized), sum in f64,
+/// scale by the f64 reciprocal and round once. Each output is the correctly rounded quotient of its f32
 /// exponential and the (almost exact) sum: within ~1 ulp of the exact softmax, where an f32
 /// running sum (burn-flex's fused softmax, the deployed kernel) drifts by up to ~1e-6 relative
 /// over a 49-token row.
