@@ -5,10 +5,8 @@
 //! B pre-packed once, as the deployed dense model does, so the ratio is not flattered by
 //! per-call packing. `params.encode_seconds` is the encode step alone, to show where time goes.
 
-use std::collections::BTreeMap;
-
 use compbench_core::seed::Rng;
-pub use compbench_nn::bench::{KernelBenchRow, median_seconds};
+pub use compbench_nn::bench::{KernelBenchRow, median_seconds, paired_seconds};
 use compbench_nn::deployed::GemmKernel;
 use compbench_nn::kernels::{PackedB, sgemm_packed};
 use serde_json::json;
@@ -80,24 +78,24 @@ pub fn cases(quick: bool) -> Vec<BenchCase> {
 
 /// Time every case; `quick` runs fewer cases with a shorter budget.
 pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
-    let budget = if quick { 0.05 } else { 0.3 };
-    let mut dense_cache: BTreeMap<(usize, usize, usize), f64> = BTreeMap::new();
+    // Shared by each kernel and its dense baseline (paired rounds).
+    let budget = if quick { 0.1 } else { 0.6 };
     cases(quick)
         .into_iter()
         .map(|bc| {
             let (layer, x) = random_layer(bc, 42);
             let (m, k, n) = (bc.m, bc.k, bc.n);
-            let dense = *dense_cache.entry((m, k, n)).or_insert_with(|| {
-                let mut rng = Rng::new(7);
-                let w: Vec<f32> = (0..k * n).map(|_| rng.normal() * 0.05).collect();
-                let packed = PackedB::new(k, n, &w);
-                let mut out = vec![0.0f32; m * n];
-                median_seconds(budget, || sgemm_packed(m, &x, &packed, &mut out))
-            });
-            let mut out = vec![0.0f32; m * n];
-            let secs = median_seconds(budget, || layer.forward(&x, m, &mut out));
+            let mut rng = Rng::new(7);
+            let w: Vec<f32> = (0..k * n).map(|_| rng.normal() * 0.05).collect();
+            let packed = PackedB::new(k, n, &w);
+            let (mut out, mut dense_out) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
+            let (secs, dense) = paired_seconds(
+                budget,
+                || sgemm_packed(m, &x, &packed, &mut dense_out),
+                || layer.forward(&x, m, &mut out),
+            );
             let mut codes = Codes::default();
-            let enc_secs = median_seconds(budget / 2.0, || {
+            let enc_secs = median_seconds(budget / 4.0, || {
                 layer.enc.encode_with(Isa::detect(), &x, m, &mut codes)
             });
             KernelBenchRow::new(

@@ -8,7 +8,7 @@
 use compbench_core::NonlinearKind;
 use compbench_core::seed::Rng;
 use compbench_nn::NonlinearKernel;
-use compbench_nn::bench::{KernelBenchRow, median_seconds};
+use compbench_nn::bench::{KernelBenchRow, paired_seconds};
 use compbench_nn::deployed::exact_kernel;
 
 use crate::kernel::{Approx, InputStats, build};
@@ -43,26 +43,30 @@ pub fn bench_approxes(kind: NonlinearKind) -> Vec<Approx> {
 
 /// One row per (op, implementation); batch 1 (the latency view) under `quick`, else 8 images.
 pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
-    let (images, budget) = if quick { (1, 0.01) } else { (8, 0.05) };
+    // The budget is shared by each approximation and the exact kernel (paired rounds).
+    let (images, budget) = if quick { (1, 0.02) } else { (8, 0.1) };
     let mut rows = Vec::new();
     let mut rng = Rng::new(17);
     for (kind, r, c, sd, mean) in shapes(images) {
         let input: Vec<f32> = (0..r * c).map(|_| mean + sd * rng.normal()).collect();
         let stats = InputStats::of(&input, c);
-        let mut buf = input.clone();
+        let (mut buf, mut exact_buf) = (input.clone(), input.clone());
         let exact = exact_kernel(kind);
-        let t_exact = median_seconds(budget, || {
-            buf.copy_from_slice(&input);
-            exact.forward(std::hint::black_box(&mut buf), r, c);
-        });
         for approx in bench_approxes(kind) {
             let Ok(k) = build(kind, approx, &stats, 1.0) else {
                 continue;
             };
-            let t = median_seconds(budget, || {
-                buf.copy_from_slice(&input);
-                k.forward(std::hint::black_box(&mut buf), r, c);
-            });
+            let (t, t_exact) = paired_seconds(
+                budget,
+                || {
+                    exact_buf.copy_from_slice(&input);
+                    exact.forward(std::hint::black_box(&mut exact_buf), r, c);
+                },
+                || {
+                    buf.copy_from_slice(&input);
+                    k.forward(std::hint::black_box(&mut buf), r, c);
+                },
+            );
             rows.push(KernelBenchRow::new(
                 &format!("nonlinear-{}-{}", kind_name(kind), approx.name()),
                 (r, c, 1),

@@ -8,7 +8,7 @@ use compbench_nn::deployed::GemmKernel;
 use compbench_nn::kernels::sgemm::{PackedB, sgemm_packed};
 use serde_json::json;
 
-pub use compbench_nn::bench::{KernelBenchRow, median_seconds};
+pub use compbench_nn::bench::{KernelBenchRow, median_seconds, paired_seconds};
 
 use crate::deployed::{ActSpec, QuantGemm, XnorGemm};
 use crate::method::binary_weights;
@@ -28,7 +28,8 @@ const SHAPES: &[(usize, usize, usize)] = &[
 const WIDTHS: &[(u32, u32)] = &[(8, 8), (4, 8), (4, 4), (2, 2)];
 
 pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
-    let budget = if quick { 0.05 } else { 0.5 };
+    // Shared by each kernel and its dense baseline (paired rounds).
+    let budget = if quick { 0.1 } else { 1.0 };
     let shapes = if quick { &SHAPES[..1] } else { SHAPES };
     let mut rows = Vec::new();
     for &(m, k, n) in shapes {
@@ -37,8 +38,8 @@ pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
         let x: Vec<f32> = (0..m * k).map(|_| rng.normal().max(0.0)).collect();
         let w: Vec<f32> = (0..k * n).map(|_| rng.normal() * 0.05).collect();
         let packed = PackedB::new(k, n, &w);
-        let mut out = vec![0f32; m * n];
-        let dense = median_seconds(budget, || sgemm_packed(m, &x, &packed, &mut out));
+        let (mut out, mut dense_out) = (vec![0f32; m * n], vec![0f32; m * n]);
+        let mut dense = || sgemm_packed(m, &x, &packed, &mut dense_out);
         for &(wb, ab) in WIDTHS {
             let grids = crate::calibrate::weight_grids(
                 &w,
@@ -52,7 +53,7 @@ pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
             let qw = QuantizedWeights::new(&w, k, n, grids, wb);
             let grid = QParams::from_range(0.0, 4.0, ab, Scheme::Symmetric, Operand::Activation);
             let kernel = QuantGemm::new(&qw, None, ActSpec::Uniform { grid, bits: ab });
-            let t = median_seconds(budget, || kernel.forward(&x, m, &mut out));
+            let (t, dense) = paired_seconds(budget, &mut dense, || kernel.forward(&x, m, &mut out));
             rows.push(KernelBenchRow::new(
                 "int8",
                 (m, k, n),
@@ -64,7 +65,7 @@ pub fn bench_rows(quick: bool) -> Vec<KernelBenchRow> {
         let qw = binary_weights(&w, k, n, false);
         let alpha = qw.grids.iter().map(|g| g.scale).collect();
         let kernel = XnorGemm::new(&w, k, n, alpha, None, 0.5, 0.5);
-        let t = median_seconds(budget, || kernel.forward(&x, m, &mut out));
+        let (t, dense) = paired_seconds(budget, &mut dense, || kernel.forward(&x, m, &mut out));
         rows.push(KernelBenchRow::new(
             "binary",
             (m, k, n),
