@@ -69,7 +69,9 @@ pub fn paired_seconds(
     (median(k), median(b))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The middle value of `v` (the upper one of an even count); `v` must not be empty. The
+/// median of timing rounds, here and in `compbench bench models`.
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use compbench_nn::DeployedModel;
-use compbench_nn::bench::median_seconds;
+use compbench_nn::bench::{median, median_seconds};
 use compbench_runner::execute::{self, Baseline};
 use compbench_runner::progress::Silent;
 use compbench_suite::{Experiment, Mode, Suite};
@@ -281,11 +281,6 @@ fn time_forward(model: &DeployedModel, x: &[f32], batch: usize, budget: f64) -> 
     median_seconds(budget, || {
         std::hint::black_box(model.forward(std::hint::black_box(x), batch));
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {
