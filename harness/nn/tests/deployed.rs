@@ -214,7 +214,7 @@ fn deployed_batch_equals_images_one_at_a_time() {
     )
     .valid();
     let dep = net.to_deployed();
-    let n = 23; // more than one conv chunk at conv1 (18 images) and conv2 (4), a multiple of neither
+    let n = 23; // more than one conv chunk at conv1 (10 images) and conv2 (4), a multiple of neither
     let pixels = splits.test.images.len() / splits.test.len();
     let batch = dep.forward(&splits.test.images[..n * pixels], n);
     for i in 0..n {

@@ -11,6 +11,7 @@
 pub mod annotated;
 pub mod bsr;
 mod buffers;
+mod conv_stage;
 pub mod kernels;
 pub mod nodes;
 
@@ -71,6 +72,9 @@ pub trait GemmKernel: Send + Sync {
 pub trait NonlinearKernel: Send + Sync {
     fn kind(&self) -> NonlinearKind;
     fn implementation(&self) -> NonlinearImpl;
+    /// Rows are independent: a row's output may depend only on that row (no statistics over
+    /// the batch or the tensor), so the graph may run any chunk of whole rows on its own (split
+    /// across threads, or fused with the convolution before it).
     fn forward(&self, x: &mut [f32], rows: usize, cols: usize);
 }
 
@@ -126,8 +130,19 @@ impl DeployedModel {
 
     fn run(&self, x: &[f32], batch: usize, mut obs: Option<nodes::GemmObserver>) -> Vec<f32> {
         let mut act = self.input_act(x, batch);
-        for node in &self.nodes {
-            act = node.run(act, &mut obs);
+        let mut i = 0;
+        while i < self.nodes.len() {
+            // Without an observer (which must see each layer's whole input), a convolution
+            // runs fused with the ReLU and pool after it: same values, one pass.
+            if obs.is_none()
+                && let Some((stage, len)) = conv_stage::ConvStage::at(&self.nodes[i..])
+            {
+                act = stage.run(act);
+                i += len;
+                continue;
+            }
+            act = self.nodes[i].run(act, &mut obs);
+            i += 1;
         }
         assert_eq!(
             act.layout.per_image(),

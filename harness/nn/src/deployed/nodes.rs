@@ -9,6 +9,7 @@
 use compbench_core::{Layer, NonlinearOp, NumFormat, Workload};
 use rayon::prelude::*;
 
+use super::conv_stage::ConvStage;
 use super::{GemmKernel, NonlinearKernel, buffers};
 use crate::hooks::ConvGeom;
 use crate::kernels::{im2col_nhwc, multi_head_attention};
@@ -349,6 +350,9 @@ impl Node {
                     },
                 }
             }
+            // An observer sees the layer's whole input at once (calibration); otherwise the
+            // convolution runs a chunk of images at a time (`ConvStage`).
+            Node::Conv(c) if obs.is_none() => ConvStage::conv_only(c).run(act),
             Node::Conv(c) => {
                 let Layout::Nhwc { h, w, c: cin } = act.layout else {
                     panic!(
@@ -358,24 +362,8 @@ impl Node {
                 };
                 assert_eq!(cin, c.geom.in_channels, "`{}`: input channels", c.gemm.name);
                 let (ho, wo) = c.geom.output_hw(h, w);
-                let data = match obs {
-                    // An observer sees the layer's whole input at once (calibration).
-                    Some(_) => {
-                        let cols = im2col_batch(&act.data, b, h, w, &c.geom);
-                        c.gemm.run(&cols, b * ho * wo, obs)
-                    }
-                    None => {
-                        let mut out = buffers::take(b * ho * wo * c.geom.out_channels);
-                        if !c
-                            .gemm
-                            .kernel
-                            .conv_nhwc(&act.data, b, h, w, &c.geom, &mut out)
-                        {
-                            conv_in_chunks(c, &act.data, b, h, w, &mut out);
-                        }
-                        out
-                    }
-                };
+                let cols = im2col_batch(&act.data, b, h, w, &c.geom);
+                let data = c.gemm.run(&cols, b * ho * wo, obs);
                 buffers::give(act.data);
                 Act {
                     data,
@@ -610,17 +598,50 @@ impl DistillHeads {
     }
 }
 
+/// Rows a transformer block aims to process per chunk of whole images (at the wide ViT's
+/// shapes its largest intermediate, fc1's output, is then 512 KB and stays in cache).
+const BLOCK_CHUNK_ROWS: usize = 256;
+
 impl TransformerBlock {
+    /// Without an observer, the block runs a chunk of whole images at a time, in parallel:
+    /// every step is per row (LayerNorm, GEMMs, GELU, residuals) or per image (attention), so
+    /// the values are those of the whole batch at once, and each chunk's intermediates (its
+    /// qkv, attention and fc1 outputs) stay in cache instead of streaming through memory
+    /// between steps. An observer sees each GEMM's whole input, so it gets one whole-batch
+    /// pass.
     fn run(&self, act: Act, obs: &mut Option<GemmObserver>) -> Act {
         let Layout::Rows { rows: t, cols: d } = act.layout else {
             panic!("a transformer block needs rows")
         };
         let b = act.batch;
-        let m = b * t;
         let mut x = act.data;
+        if obs.is_some() {
+            self.run_images(&mut x, b, t, d, obs);
+        } else {
+            let imgs = (BLOCK_CHUNK_ROWS / t.max(1)).max(1);
+            x.par_chunks_mut(imgs * t * d)
+                .for_each(|xs| self.run_images(xs, xs.len() / (t * d), t, d, &mut None));
+        }
+        Act {
+            data: x,
+            batch: b,
+            layout: act.layout,
+        }
+    }
+
+    /// The block on `b` whole images of `t × d` rows, in place.
+    fn run_images(
+        &self,
+        x: &mut [f32],
+        b: usize,
+        t: usize,
+        d: usize,
+        obs: &mut Option<GemmObserver>,
+    ) {
+        let m = b * t;
         // Attention half.
         let mut h = buffers::take(x.len());
-        h.copy_from_slice(&x);
+        h.copy_from_slice(x);
         self.ln1.run(&mut h, m, d);
         self.ln1_affine.run(&mut h);
         let qkv = self.qkv.run(&h, m, obs);
@@ -633,7 +654,7 @@ impl TransformerBlock {
         buffers::give(attn);
         buffers::give(y);
         // MLP half.
-        h.copy_from_slice(&x);
+        h.copy_from_slice(x);
         self.ln2.run(&mut h, m, d);
         self.ln2_affine.run(&mut h);
         let mut hidden = self.fc1.run(&h, m, obs);
@@ -643,11 +664,6 @@ impl TransformerBlock {
         buffers::give(h);
         buffers::give(hidden);
         buffers::give(y);
-        Act {
-            data: x,
-            batch: b,
-            layout: act.layout,
-        }
     }
 
     fn ir(&self, batch: u64, layout: Layout, out: &mut Workload) -> Layout {
@@ -680,34 +696,6 @@ impl TransformerBlock {
     }
 }
 
-/// im2col values per chunk in [`conv_in_chunks`] (512 KB): a chunk is written and read back
-/// while it is still in cache, and is still thousands of rows for a narrow K (the CNN's conv1:
-/// 18 images of 784 rows at K = 9; conv2: 4 images of 196 rows at K = 144).
-const CONV_CHUNK_VALUES: usize = 128 * 1024;
-
-/// A convolution as im2col + GEMM, a few images at a time through a reused column buffer:
-/// materializing the whole batch's columns (29 MB for 256 images at conv2) cost more in page
-/// faults and cache misses than the GEMM itself. Same values as one whole-batch GEMM, because
-/// a [`GemmKernel`]'s rows are independent (see its `forward`). Chunks run in parallel, each
-/// thread through its own buffer: one parallel region per layer instead of two per chunk
-/// (im2col, then the GEMM), whose joins left a thread idle whenever the other lagged.
-fn conv_in_chunks(c: &ConvNode, x: &[f32], batch: usize, h: usize, w: usize, out: &mut [f32]) {
-    let g = &c.geom;
-    let (ho, wo) = g.output_hw(h, w);
-    let (per_img_rows, n, k) = (ho * wo, c.gemm.kernel.n(), g.k());
-    let per_in = h * w * g.in_channels;
-    let imgs = (CONV_CHUNK_VALUES / (per_img_rows * k)).clamp(1, batch.max(1));
-    assert_eq!(out.len(), batch * per_img_rows * n);
-    out.par_chunks_mut(imgs * per_img_rows * n)
-        .zip(x.par_chunks(imgs * per_in))
-        .for_each_init(Vec::new, |cols: &mut Vec<f32>, (os, xs)| {
-            let m = os.len() / n;
-            cols.resize(m * k, 0.0);
-            im2col_nhwc(xs, m / per_img_rows, h, w, g, cols);
-            c.gemm.kernel.forward(cols, m, os);
-        });
-}
-
 /// im2col of a batch, parallel over images (each image's rows are contiguous).
 fn im2col_batch(x: &[f32], batch: usize, h: usize, w: usize, g: &ConvGeom) -> Vec<f32> {
     let (ho, wo) = g.output_hw(h, w);
@@ -728,27 +716,34 @@ fn max_pool2(act: Act) -> Act {
     let mut data = vec![0.0; act.batch * ho * wo * c];
     data.par_chunks_mut(ho * wo * c)
         .zip(act.data.par_chunks(h * w * c))
-        .for_each(|(o, img)| {
-            for y in 0..ho {
-                for x in 0..wo {
-                    let dst = &mut o[(y * wo + x) * c..][..c];
-                    let at = |yy: usize, xx: usize| &img[(yy * w + xx) * c..][..c];
-                    let (a, b2, c2, d) = (
-                        at(2 * y, 2 * x),
-                        at(2 * y, 2 * x + 1),
-                        at(2 * y + 1, 2 * x),
-                        at(2 * y + 1, 2 * x + 1),
-                    );
-                    for ch in 0..c {
-                        dst[ch] = a[ch].max(b2[ch]).max(c2[ch]).max(d[ch]);
-                    }
-                }
-            }
-        });
+        .for_each(|(o, img)| max_pool2_image(img, h, w, c, o));
     Act {
         data,
         batch: act.batch,
         layout: Layout::Nhwc { h: ho, w: wo, c },
+    }
+}
+
+/// 2×2 max-pooling, stride 2, of one `[h, w, c]` image into `out` (`[h/2, w/2, c]`; an odd
+/// last row or column is dropped, as in the trainable model).
+pub(super) fn max_pool2_image(img: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
+    let (ho, wo) = (h / 2, w / 2);
+    debug_assert_eq!(img.len(), h * w * c);
+    debug_assert_eq!(out.len(), ho * wo * c);
+    for y in 0..ho {
+        for x in 0..wo {
+            let dst = &mut out[(y * wo + x) * c..][..c];
+            let at = |yy: usize, xx: usize| &img[(yy * w + xx) * c..][..c];
+            let (a, b2, c2, d) = (
+                at(2 * y, 2 * x),
+                at(2 * y, 2 * x + 1),
+                at(2 * y + 1, 2 * x),
+                at(2 * y + 1, 2 * x + 1),
+            );
+            for ch in 0..c {
+                dst[ch] = a[ch].max(b2[ch]).max(c2[ch]).max(d[ch]);
+            }
+        }
     }
 }
 

@@ -23,18 +23,24 @@ pub fn multi_head_attention(
     assert_eq!(qkv.len(), batch * tokens * 3 * d);
     assert_eq!(out.len(), batch * tokens * d);
     let scale = 1.0 / (dh as f32).sqrt();
-    out.par_chunks_mut(tokens * d)
-        .enumerate()
-        .for_each(|(b, out_img)| {
+    // Per-thread scratch, reused from image to image: every buffer is fully overwritten for
+    // each image (gathers and GEMM outputs), so fresh zeroed ones per image were only memset
+    // and page-fault cost (80 KB per image and block at the wide ViT's shapes).
+    let scratch = || {
+        (
+            vec![0.0f32; tokens * dh],
+            vec![0.0f32; dh * tokens],
+            vec![0.0f32; heads * tokens * dh],
+            vec![0.0f32; heads * tokens * tokens],
+            vec![0.0f32; tokens * dh],
+        )
+    };
+    out.par_chunks_mut(tokens * d).enumerate().for_each_init(
+        scratch,
+        |(q, kt, v, scores, o), (b, out_img)| {
             let img = &qkv[b * tokens * 3 * d..(b + 1) * tokens * 3 * d];
             // Per head, gather Q [T, dh], Kᵀ [dh, T] and V [T, dh] contiguously so both products
             // run on the SIMD GEMM (serially: images are already spread over the pool).
-            let (mut q, mut kt, mut v) = (
-                vec![0.0f32; tokens * dh],
-                vec![0.0f32; dh * tokens],
-                vec![0.0f32; heads * tokens * dh],
-            );
-            let mut scores = vec![0.0f32; heads * tokens * tokens];
             for h in 0..heads {
                 for t in 0..tokens {
                     let row = &img[t * 3 * d..(t + 1) * 3 * d];
@@ -46,12 +52,11 @@ pub fn multi_head_attention(
                         .copy_from_slice(&row[2 * d + h * dh..2 * d + (h + 1) * dh]);
                 }
                 let s = &mut scores[h * tokens * tokens..(h + 1) * tokens * tokens];
-                sgemm_serial(tokens, dh, tokens, &q, &kt, s);
+                sgemm_serial(tokens, dh, tokens, q, kt, s);
                 s.iter_mut().for_each(|x| *x *= scale);
             }
             // Scores for all heads of this image are [H·T, T], so one softmax call covers them.
-            softmax(&mut scores, heads * tokens, tokens);
-            let mut o = vec![0.0f32; tokens * dh];
+            softmax(scores, heads * tokens, tokens);
             for h in 0..heads {
                 let p = &scores[h * tokens * tokens..(h + 1) * tokens * tokens];
                 sgemm_serial(
@@ -60,12 +65,13 @@ pub fn multi_head_attention(
                     dh,
                     p,
                     &v[h * tokens * dh..(h + 1) * tokens * dh],
-                    &mut o,
+                    o,
                 );
                 for t in 0..tokens {
                     out_img[t * d + h * dh..t * d + (h + 1) * dh]
                         .copy_from_slice(&o[t * dh..(t + 1) * dh]);
                 }
             }
-        });
+        },
+    );
 }
