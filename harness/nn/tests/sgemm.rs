@@ -100,3 +100,91 @@ fn zero_k_gives_zeros() {
     sgemm(2, 0, 3, &[], &[], &mut c);
     assert_eq!(c, vec![0.0; 6]);
 }
+
+/// The convolution GEMM read straight from padded images gives the bits of im2col + the packed
+/// AVX2 GEMM: channels 1-5, kernels 1/3/5, padding 0-2, odd and tiny maps (a last partial tile
+/// of 1-5 pixels), N below, at and across the 16-wide panel, K up to one K-block; and it
+/// declines what it does not cover (stride 2, K above one K-block).
+#[test]
+fn conv_gemm_from_images_equals_im2col_then_gemm() {
+    use compbench_nn::ConvGeom;
+    use compbench_nn::kernels::im2col_nhwc;
+    use compbench_nn::kernels::sgemm::{KC, sgemm_conv_nhwc};
+    if Isa::detect() != Isa::Avx2Fma {
+        return; // the function declines without AVX2 and FMA (checked below)
+    }
+    let mut rng = Rng::new(21);
+    let mut cases = 0;
+    for (cin, kernel, padding, h, w, n) in [
+        (1, 3, 1, 28, 28, 16),
+        (1, 3, 1, 7, 9, 8),
+        (3, 3, 0, 11, 13, 20),
+        (5, 5, 2, 6, 5, 33),
+        (2, 1, 0, 3, 1, 16),
+        (16, 3, 1, 14, 14, 32),
+        (4, 3, 2, 2, 2, 7),
+    ] {
+        let g = ConvGeom {
+            in_channels: cin,
+            out_channels: n,
+            kernel,
+            stride: 1,
+            padding,
+        };
+        let k = g.k();
+        let (ho, wo) = g.output_hw(h, w);
+        for batch in [1, 3] {
+            let x = random(&mut rng, batch * h * w * cin);
+            let b = random(&mut rng, k * n);
+            let packed = PackedB::new(k, n, &b);
+            let mut cols = vec![0.0; batch * ho * wo * k];
+            im2col_nhwc(&x, batch, h, w, &g, &mut cols);
+            let mut want = vec![0.0; batch * ho * wo * n];
+            sgemm_packed_with(
+                Isa::Avx2Fma,
+                false,
+                batch * ho * wo,
+                &cols,
+                &packed,
+                &mut want,
+            );
+            let mut got = vec![f32::NAN; want.len()];
+            assert!(sgemm_conv_nhwc(&x, batch, h, w, &g, &packed, &mut got));
+            let differ = got
+                .iter()
+                .zip(&want)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "cin {cin}, kernel {kernel}, pad {padding}, {h}×{w}, n {n}, batch {batch}"
+            );
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 14);
+    // Declined: stride 2; K above one K-block.
+    let x = random(&mut rng, 8 * 8 * 2);
+    let mut out = vec![0.0; 64 * 4];
+    let strided = ConvGeom {
+        in_channels: 2,
+        out_channels: 4,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+    };
+    let p = PackedB::new(18, 4, &random(&mut rng, 18 * 4));
+    assert!(!sgemm_conv_nhwc(&x, 1, 8, 8, &strided, &p, &mut out));
+    let wide = ConvGeom {
+        in_channels: 32,
+        out_channels: 4,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    assert!(wide.k() > KC);
+    let p = PackedB::new(wide.k(), 4, &random(&mut rng, wide.k() * 4));
+    let x = random(&mut rng, 4 * 4 * 32);
+    let mut out = vec![0.0; 16 * 4];
+    assert!(!sgemm_conv_nhwc(&x, 1, 4, 4, &wide, &p, &mut out));
+}

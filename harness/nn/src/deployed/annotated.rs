@@ -72,6 +72,19 @@ impl GemmKernel for AnnotatedGemm {
     fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
         self.inner.forward(x, m, out)
     }
+    // Delegated too: without it a pruned or weight-shared convolution would lose the inner
+    // kernel's direct path and run slower than the dense layer it computes like.
+    fn conv_nhwc(
+        &self,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        g: &crate::hooks::ConvGeom,
+        out: &mut [f32],
+    ) -> bool {
+        self.inner.conv_nhwc(x, batch, h, w, g, out)
+    }
     fn gemm_ir(&self, m: u64) -> Gemm {
         let mut g = self.inner.gemm_ir(m);
         if let Some(f) = self.weight {
@@ -130,5 +143,26 @@ mod tests {
         let bare = AnnotatedGemm::new(Box::new(dense.clone()), "dense");
         assert_eq!(bare.gemm_ir(4), plain_ir);
         assert_eq!(bare.weight_bits(), dense.weight_bits());
+    }
+
+    #[test]
+    fn keeps_its_inner_kernels_convolution_path() {
+        let g = crate::hooks::ConvGeom {
+            in_channels: 1,
+            out_channels: 4,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        let w: Vec<f32> = (0..36).map(|i| (i as f32 * 0.37).sin()).collect();
+        let dense = DenseGemm::new(9, 4, w, Some(vec![0.1, -0.2, 0.3, 0.0]));
+        let wrapped = AnnotatedGemm::new(Box::new(dense.clone()), "dense-f32-pruned");
+        let x: Vec<f32> = (0..2 * 25).map(|i| (i as f32 * 0.11).cos()).collect();
+        let (mut a, mut b) = (vec![0.0; 2 * 25 * 4], vec![1.0; 2 * 25 * 4]);
+        let direct = dense.conv_nhwc(&x, 2, 5, 5, &g, &mut a);
+        assert_eq!(wrapped.conv_nhwc(&x, 2, 5, 5, &g, &mut b), direct);
+        if direct {
+            assert_eq!(a, b);
+        }
     }
 }

@@ -13,8 +13,8 @@
 //! misses than the GEMM itself. Chunks run in parallel, each thread through its own buffers:
 //! one parallel region per layer, not one per step (im2col, GEMM, ReLU, pool), whose joins left
 //! a thread idle whenever the other lagged. A kernel with its own convolution path
-//! ([`GemmKernel::conv_nhwc`](super::GemmKernel::conv_nhwc), e.g. LUT-GEMM's encoder reading
-//! the image directly) runs it on each chunk instead of im2col + GEMM.
+//! ([`GemmKernel::conv_nhwc`](super::GemmKernel::conv_nhwc): the dense GEMM's and LUT-GEMM's
+//! encoder read the image directly) runs it on each chunk instead of im2col + GEMM.
 //!
 //! The values are bit for bit those of the nodes run one by one: a chunk is whole images, a
 //! [`GemmKernel`](super::GemmKernel)'s rows are independent (its `forward` contract, which the

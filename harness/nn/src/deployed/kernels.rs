@@ -4,7 +4,7 @@
 use compbench_core::{Gemm, NonlinearImpl, NonlinearKind, NumFormat};
 
 use super::{GemmKernel, NonlinearKernel};
-use crate::kernels::sgemm::{PackedB, sgemm_packed};
+use crate::kernels::sgemm::{PackedB, sgemm_conv_nhwc, sgemm_packed};
 
 /// Dense f32 GEMM with baked-in `K×N` weights (packed once for [`sgemm_packed`]) and bias.
 #[derive(Debug, Clone)]
@@ -62,6 +62,24 @@ impl GemmKernel for DenseGemm {
 
     fn weight_bits(&self) -> f64 {
         (self.k * self.n) as f64 * 32.0
+    }
+
+    /// The GEMM read straight from the images (no im2col buffer), then the bias: the bits of
+    /// im2col + [`DenseGemm::forward`].
+    fn conv_nhwc(
+        &self,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        g: &crate::hooks::ConvGeom,
+        out: &mut [f32],
+    ) -> bool {
+        if !sgemm_conv_nhwc(x, batch, h, w, g, &self.packed, out) {
+            return false;
+        }
+        add_bias(out, self.bias.as_deref(), self.n);
+        true
     }
 
     fn dense_weights(&self) -> Option<(&[f32], Option<&[f32]>)> {

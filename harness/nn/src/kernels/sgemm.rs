@@ -7,7 +7,9 @@
 //! * A is read in place (row-major rows are contiguous along K, which the micro-kernel walks);
 //! * the micro-kernel computes an [`MR`]×16 tile in registers (AVX2+FMA: 12 ymm accumulators)
 //!   and adds into C for every K-block after the first;
-//! * rayon splits the rows into blocks when the product is large enough to pay for it.
+//! * rayon splits the rows into blocks when the product is large enough to pay for it;
+//! * a stride-1 convolution can skip im2col ([`sgemm_conv_nhwc`]): the same micro-kernel reads
+//!   A's rows as windows of a zero-padded copy of the image.
 //!
 //! The AVX2 path is chosen at run time with `is_x86_feature_detected!`; the portable path has
 //! the same blocking and per-element summation order (k ascending within a K-block, K-blocks in
@@ -263,19 +265,43 @@ mod avx2 {
     ) {
         debug_assert!(panel.len() >= kc * NR);
         debug_assert!((1..=MR).contains(&mr) && a.len() >= (mr - 1) * lda + kc);
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        let ap = a.as_ptr();
-        let bp = panel.as_ptr();
         // Rows beyond mr read row 0 again (always valid) and are discarded, so the loop body has
         // no branches.
-        let row_off: [usize; MR] = std::array::from_fn(|r| if r < mr { r * lda } else { 0 });
+        let rows: [*const f32; MR] =
+            std::array::from_fn(|r| a.as_ptr().wrapping_add(if r < mr { r * lda } else { 0 }));
+        // SAFETY: kk < kc, so rows[r] + kk stays in row r (or row 0) of `a`.
+        unsafe { kernel_at(mr, kc, rows, |kk| kk, panel, tile) }
+    }
+
+    /// The tile with A's element (r, kk) at `rows[r] + col(kk)`: the dense GEMM's rows
+    /// (`col(kk) = kk`) or a convolution's windows read from a padded image
+    /// (`col(kk)` = tap offset). Per output, the same fused multiply-add chain from +0 over
+    /// kk = 0, 1, … in both.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `rows[r] + col(kk)` must be readable for every r < MR
+    /// and kk < kc, and `panel` must hold `kc × NR` values.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn kernel_at(
+        mr: usize,
+        kc: usize,
+        rows: [*const f32; MR],
+        col: impl Fn(usize) -> usize,
+        panel: &[f32],
+        tile: &mut [[f32; NR]; MR],
+    ) {
+        debug_assert!(panel.len() >= kc * NR);
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let bp = panel.as_ptr();
         for kk in 0..kc {
-            // SAFETY: kk < kc, so kk*NR+15 < panel.len() and row_off[r]+kk < a.len().
+            let c = col(kk);
+            // SAFETY: kk < kc, so kk*NR+15 < panel.len(); rows[r] + c is readable (contract).
             unsafe {
                 let b0 = _mm256_loadu_ps(bp.add(kk * NR));
                 let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
                 for r in 0..MR {
-                    let av = _mm256_broadcast_ss(&*ap.add(row_off[r] + kk));
+                    let av = _mm256_broadcast_ss(&*rows[r].add(c));
                     acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
                     acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
                 }
@@ -289,6 +315,80 @@ mod avx2 {
             }
         }
     }
+}
+
+/// A stride-1 convolution's GEMM straight from NHWC images: `c = im2col(x) · packed(B)` with
+/// `(cin, kh, kw)` columns, bit for bit what [`super::im2col_nhwc`] then [`sgemm_packed`] give
+/// on the AVX2 path, without writing the columns. Each image is copied once into a zero-padded
+/// channel-major buffer; a tile's 6 rows are 6 horizontally adjacent output pixels, so row r's
+/// tap k is at `window + r + offset(k)`. Returns false, leaving `c` alone, when it does not
+/// apply (no AVX2 and FMA, a stride other than 1, or K above one K-block).
+///
+/// Why: im2col of the CNN's conv1 writes 9 values per output pixel for a 16-wide GEMM, and
+/// those copies cost more than the multiply-adds. Runs on the calling thread (the deployed
+/// graph runs chunks of images in parallel).
+pub fn sgemm_conv_nhwc(
+    x: &[f32],
+    batch: usize,
+    h: usize,
+    w: usize,
+    g: &crate::hooks::ConvGeom,
+    b: &PackedB,
+    c: &mut [f32],
+) -> bool {
+    let (k, n) = (b.k, b.n);
+    if Isa::detect() != Isa::Avx2Fma || g.stride != 1 || k != g.k() || k > KC || k == 0 {
+        return false;
+    }
+    let (cin, kk, pad) = (g.in_channels, g.kernel, g.padding);
+    let (ho, wo) = g.output_hw(h, w);
+    let per_in = h * w * cin;
+    assert_eq!(x.len(), batch * per_in, "input must be [batch, h, w, cin]");
+    assert_eq!(c.len(), batch * ho * wo * n, "C must be [batch·Ho·Wo, N]");
+    // Padded copy: [cin][h + 2p][w + 2p + MR], zero borders; the MR spare columns keep the
+    // discarded rows of a last partial tile inside the buffer.
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad + MR);
+    let koff: Vec<usize> = (0..k)
+        .map(|t| {
+            let (ch, tap) = (t / (kk * kk), t % (kk * kk));
+            (ch * hp + tap / kk) * wp + tap % kk
+        })
+        .collect();
+    let mut padded = vec![0.0f32; cin * hp * wp];
+    let panel = |p: usize| b.panel(0, k, p);
+    for (img, c_img) in x.chunks_exact(per_in).zip(c.chunks_exact_mut(ho * wo * n)) {
+        for y in 0..h {
+            for xx in 0..w {
+                for (ch, &v) in img[(y * w + xx) * cin..][..cin].iter().enumerate() {
+                    padded[(ch * hp + y + pad) * wp + xx + pad] = v;
+                }
+            }
+        }
+        for oy in 0..ho {
+            for ox0 in (0..wo).step_by(MR) {
+                let mr = MR.min(wo - ox0);
+                let window = padded.as_ptr().wrapping_add(oy * wp + ox0);
+                let rows: [*const f32; MR] = std::array::from_fn(|r| window.wrapping_add(r));
+                for p in 0..b.panels {
+                    let (j0, nr) = (p * NR, NR.min(n - p * NR));
+                    let mut tile = [[0.0f32; NR]; MR];
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: AVX2 and FMA are available (checked above). Row r < MR of the
+                    // window reads `window + r + koff[t]` ≤ (cin−1, oy + kk − 1, ox0 + MR − 1 +
+                    // kk − 1) in the padded copy: oy + kk − 1 < hp, and ox0 + MR + kk − 2 <
+                    // wo + MR + kk − 2 = w + 2p + MR − 1 < wp. The panel holds k × NR values.
+                    unsafe {
+                        avx2::kernel_at(mr, k, rows, |t| koff[t], panel(p), &mut tile)
+                    };
+                    for (r, row) in tile.iter().enumerate().take(mr) {
+                        let o = (oy * wo + ox0 + r) * n + j0;
+                        store_tile_row(&mut c_img[o..o + nr], row);
+                    }
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Naive triple loop in f64 accumulation: the reference tests compare against.
