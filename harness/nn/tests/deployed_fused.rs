@@ -1,6 +1,8 @@
-//! The fused convolution stage (conv → non-linear op → 2×2 max-pool in one pass per chunk of
-//! images) gives the bits of the nodes run one by one, on every pattern it fuses and for batch
-//! sizes that split into chunks unevenly.
+//! The deployed graph's chunked paths give the bits of the unchunked ones: the fused
+//! convolution stage (conv → non-linear op → 2×2 max-pool in one pass per chunk of images)
+//! against the nodes run one by one, on every pattern it fuses and for batch sizes that split
+//! into chunks unevenly; and the transformer block run a chunk of images at a time against one
+//! whole-batch pass.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

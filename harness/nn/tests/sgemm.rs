@@ -110,10 +110,30 @@ fn conv_gemm_from_images_equals_im2col_then_gemm() {
     use compbench_nn::ConvGeom;
     use compbench_nn::kernels::im2col_nhwc;
     use compbench_nn::kernels::sgemm::{KC, sgemm_conv_nhwc};
-    if Isa::detect() != Isa::Avx2Fma {
-        return; // the function declines without AVX2 and FMA (checked below)
-    }
     let mut rng = Rng::new(21);
+    if Isa::detect() != Isa::Avx2Fma {
+        // Without AVX2 and FMA it declines and leaves C alone (im2col runs instead).
+        let g = ConvGeom {
+            in_channels: 1,
+            out_channels: 16,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        let p = PackedB::new(9, 16, &random(&mut rng, 9 * 16));
+        let mut out = vec![7.0; 25 * 16];
+        assert!(!sgemm_conv_nhwc(
+            &random(&mut rng, 25),
+            1,
+            5,
+            5,
+            &g,
+            &p,
+            &mut out
+        ));
+        assert!(out.iter().all(|&v| v == 7.0));
+        return;
+    }
     let mut cases = 0;
     for (cin, kernel, padding, h, w, n) in [
         (1, 3, 1, 28, 28, 16),

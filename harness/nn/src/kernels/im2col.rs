@@ -9,6 +9,69 @@
 
 use crate::hooks::ConvGeom;
 
+/// An image copied once into a zero-padded, channel-major buffer (`[cin][h + 2p][w + 2p +
+/// spare]`), so that an output window's im2col row is read in place: for the window whose
+/// top-left corner is at `offset = oy·wp + ox`, column k (in the `(cin, kh, kw)` order above)
+/// is `buf[offset + koff[k]]`, and the windows of horizontally adjacent output pixels are
+/// adjacent in memory. The `spare` zero columns on the right let a kernel that reads a group
+/// of adjacent windows at once (SIMD lanes, register-tile rows) run past the last one.
+/// Stride-1 convolutions only. Used by the dense GEMM's and LUT-GEMM's direct convolutions.
+#[derive(Debug, Clone)]
+pub struct PaddedImage {
+    cin: usize,
+    h: usize,
+    w: usize,
+    pad: usize,
+    hp: usize,
+    /// Row length of the buffer: `w + 2p + spare`.
+    pub wp: usize,
+    /// Offset of column k from a window's top-left corner.
+    pub koff: Vec<usize>,
+}
+
+impl PaddedImage {
+    pub fn new(g: &ConvGeom, h: usize, w: usize, spare: usize) -> PaddedImage {
+        let (cin, kk, pad) = (g.in_channels, g.kernel, g.padding);
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad + spare);
+        let koff = (0..g.k())
+            .map(|k| {
+                let (c, t) = (k / (kk * kk), k % (kk * kk));
+                (c * hp + t / kk) * wp + t % kk
+            })
+            .collect();
+        PaddedImage {
+            cin,
+            h,
+            w,
+            pad,
+            hp,
+            wp,
+            koff,
+        }
+    }
+
+    /// Length of the buffer [`PaddedImage::fill`] writes into (zeroed once by its owner).
+    pub fn buffer_len(&self) -> usize {
+        self.cin * self.hp * self.wp
+    }
+
+    /// Copy one NHWC image into `buf`'s interior. The zero border is never written, so one
+    /// buffer serves image after image.
+    pub fn fill(&self, img: &[f32], buf: &mut [f32]) {
+        let (cin, p) = (self.cin, self.pad);
+        debug_assert_eq!(img.len(), self.h * self.w * cin);
+        debug_assert_eq!(buf.len(), self.buffer_len());
+        for y in 0..self.h {
+            for x in 0..self.w {
+                let px = &img[(y * self.w + x) * cin..][..cin];
+                for (c, &v) in px.iter().enumerate() {
+                    buf[(c * self.hp + y + p) * self.wp + x + p] = v;
+                }
+            }
+        }
+    }
+}
+
 /// im2col of `batch` images stored NHWC (`[b, h, w, cin]`, the deployed model's layout between
 /// convolutions). `out` is `[batch·Ho·Wo, K]`, fully overwritten.
 ///

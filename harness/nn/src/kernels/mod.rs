@@ -9,5 +9,5 @@ pub mod im2col;
 pub mod sgemm;
 
 pub use attention::multi_head_attention;
-pub use im2col::{im2col_nchw, im2col_nhwc};
+pub use im2col::{PaddedImage, im2col_nchw, im2col_nhwc};
 pub use sgemm::{Isa, PackedB, sgemm, sgemm_packed, sgemm_reference, sgemm_serial, sgemm_with};

@@ -340,34 +340,20 @@ pub fn sgemm_conv_nhwc(
     if Isa::detect() != Isa::Avx2Fma || g.stride != 1 || k != g.k() || k > KC || k == 0 {
         return false;
     }
-    let (cin, kk, pad) = (g.in_channels, g.kernel, g.padding);
     let (ho, wo) = g.output_hw(h, w);
-    let per_in = h * w * cin;
+    let per_in = h * w * g.in_channels;
     assert_eq!(x.len(), batch * per_in, "input must be [batch, h, w, cin]");
     assert_eq!(c.len(), batch * ho * wo * n, "C must be [batch·Ho·Wo, N]");
-    // Padded copy: [cin][h + 2p][w + 2p + MR], zero borders; the MR spare columns keep the
-    // discarded rows of a last partial tile inside the buffer.
-    let (hp, wp) = (h + 2 * pad, w + 2 * pad + MR);
-    let koff: Vec<usize> = (0..k)
-        .map(|t| {
-            let (ch, tap) = (t / (kk * kk), t % (kk * kk));
-            (ch * hp + tap / kk) * wp + tap % kk
-        })
-        .collect();
-    let mut padded = vec![0.0f32; cin * hp * wp];
+    // MR spare columns keep the discarded rows of a last partial tile inside the buffer.
+    let pd = super::PaddedImage::new(g, h, w, MR);
+    let mut padded = vec![0.0f32; pd.buffer_len()];
     let panel = |p: usize| b.panel(0, k, p);
     for (img, c_img) in x.chunks_exact(per_in).zip(c.chunks_exact_mut(ho * wo * n)) {
-        for y in 0..h {
-            for xx in 0..w {
-                for (ch, &v) in img[(y * w + xx) * cin..][..cin].iter().enumerate() {
-                    padded[(ch * hp + y + pad) * wp + xx + pad] = v;
-                }
-            }
-        }
+        pd.fill(img, &mut padded);
         for oy in 0..ho {
             for ox0 in (0..wo).step_by(MR) {
                 let mr = MR.min(wo - ox0);
-                let window = padded.as_ptr().wrapping_add(oy * wp + ox0);
+                let window = padded.as_ptr().wrapping_add(oy * pd.wp + ox0);
                 let rows: [*const f32; MR] = std::array::from_fn(|r| window.wrapping_add(r));
                 for p in 0..b.panels {
                     let (j0, nr) = (p * NR, NR.min(n - p * NR));
@@ -375,10 +361,10 @@ pub fn sgemm_conv_nhwc(
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX2 and FMA are available (checked above). Row r < MR of the
                     // window reads `window + r + koff[t]` ≤ (cin−1, oy + kk − 1, ox0 + MR − 1 +
-                    // kk − 1) in the padded copy: oy + kk − 1 < hp, and ox0 + MR + kk − 2 <
+                    // kk − 1) in the padded copy: oy + kk − 1 < h + 2p, and ox0 + MR + kk − 2 <
                     // wo + MR + kk − 2 = w + 2p + MR − 1 < wp. The panel holds k × NR values.
                     unsafe {
-                        avx2::kernel_at(mr, k, rows, |t| koff[t], panel(p), &mut tile)
+                        avx2::kernel_at(mr, k, rows, |t| pd.koff[t], panel(p), &mut tile)
                     };
                     for (r, row) in tile.iter().enumerate().take(mr) {
                         let o = (oy * wo + ox0 + r) * n + j0;

@@ -22,6 +22,7 @@
 //! blocks, so each chunk encodes and accumulates on one thread with its own buffers.
 
 use compbench_nn::ConvGeom;
+use compbench_nn::kernels::PaddedImage;
 use rayon::prelude::*;
 
 use super::{ActEncoder, Isa, LutGemm};
@@ -36,57 +37,6 @@ const CHUNK_ROWS: usize = 1024;
 
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
-}
-
-/// The padded copy's geometry and each K column's offset in it.
-struct Padded {
-    cin: usize,
-    h: usize,
-    w: usize,
-    pad: usize,
-    hp: usize,
-    wp: usize,
-    /// Offset of column k = (cin, ky, kx) from a window's top-left corner.
-    koff: Vec<usize>,
-}
-
-impl Padded {
-    fn new(g: &ConvGeom, h: usize, w: usize) -> Padded {
-        let (cin, kk, pad) = (g.in_channels, g.kernel, g.padding);
-        let (hp, wp) = (h + 2 * pad, w + 2 * pad + LANES);
-        let koff = (0..g.k())
-            .map(|k| {
-                let (c, t) = (k / (kk * kk), k % (kk * kk));
-                (c * hp + t / kk) * wp + t % kk
-            })
-            .collect();
-        Padded {
-            cin,
-            h,
-            w,
-            pad,
-            hp,
-            wp,
-            koff,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.cin * self.hp * self.wp
-    }
-
-    /// Copy one NHWC image into `buf`'s interior (its zero border is never written).
-    fn fill(&self, img: &[f32], buf: &mut [f32]) {
-        let (cin, p) = (self.cin, self.pad);
-        for y in 0..self.h {
-            for x in 0..self.w {
-                let px = &img[(y * self.w + x) * cin..][..cin];
-                for (c, &v) in px.iter().enumerate() {
-                    buf[(c * self.hp + y + p) * self.wp + x + p] = v;
-                }
-            }
-        }
-    }
 }
 
 /// im2col + encode + look-up for a stride-1 convolution; false (nothing written) otherwise.
@@ -121,12 +71,12 @@ pub fn conv_nhwc(
     // Whole images whose rows fill whole code blocks: chunks encode independently.
     let unit = ROW_BLOCK / gcd(rows_img, ROW_BLOCK);
     let imgs = (CHUNK_ROWS.div_ceil(unit * rows_img) * unit).min(batch);
-    let pd = Padded::new(g, h, w);
+    let pd = PaddedImage::new(g, h, w, LANES);
     let work = |(buf, codes): &mut (Vec<f32>, Codes), (os, xs): (&mut [f32], &[f32])| {
         let nimg = xs.len() / per_in;
         codes.reset(nimg * rows_img, enc.nc());
-        if buf.len() != pd.len() {
-            *buf = vec![0.0; pd.len()];
+        if buf.len() != pd.buffer_len() {
+            *buf = vec![0.0; pd.buffer_len()];
         }
         for (i, img) in xs.chunks_exact(per_in).enumerate() {
             pd.fill(img, buf);
@@ -159,7 +109,7 @@ fn os_and_xs<'a>(
 /// Lane groups of 8 horizontally adjacent output pixels of one image (rows `r0 ..`): their
 /// offset in the padded copy and (first row, lanes).
 fn lane_groups(
-    pd: &Padded,
+    pd: &PaddedImage,
     ho: usize,
     wo: usize,
     r0: usize,
@@ -176,7 +126,7 @@ fn lane_groups(
 fn encode_image(
     isa: Isa,
     enc: &ActEncoder,
-    pd: &Padded,
+    pd: &PaddedImage,
     buf: &[f32],
     ho: usize,
     wo: usize,
@@ -194,7 +144,7 @@ fn encode_image(
 fn encode_image_tree(
     isa: Isa,
     t: &TreeEncoder,
-    pd: &Padded,
+    pd: &PaddedImage,
     buf: &[f32],
     ho: usize,
     wo: usize,
@@ -225,7 +175,7 @@ fn encode_image_tree(
 fn encode_image_nearest(
     isa: Isa,
     enc: &Encoder,
-    pd: &Padded,
+    pd: &PaddedImage,
     buf: &[f32],
     ho: usize,
     wo: usize,
@@ -303,7 +253,7 @@ pub(crate) fn lanes_encoder(enc: &Encoder) -> Option<LanesEncoder> {
 /// Gather each row's K values from the padded copy, then `encode_row(row, block, row in block)`.
 #[allow(clippy::too_many_arguments)]
 fn encode_image_portable(
-    pd: &Padded,
+    pd: &PaddedImage,
     buf: &[f32],
     ho: usize,
     wo: usize,
