@@ -198,6 +198,44 @@ fn erff_is_libm_bit_for_bit() {
     }
 }
 
+/// The large-|x| elements are gathered, computed and scattered back correctly whatever their
+/// number and positions: slices of every length class (empty, under one group of 8, not a
+/// multiple of 8, across the 256-element blocks) and mixes from none to all large, on both
+/// code paths, against libm.
+#[test]
+fn erff_compaction_handles_any_length_and_mix() {
+    let paths = if erf::avx2_available() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    let mixes: [(&str, fn(usize, f32) -> f32); 4] = [
+        ("all small", |_, z| 0.3 * z),
+        ("all large", |_, z| 2.0 + z.abs()),
+        ("every 3rd large", |i, z| {
+            if i % 3 == 0 { 1.25 + z.abs() } else { 0.5 * z }
+        }),
+        ("gaussian", |_, z| 1.5 * z),
+    ];
+    for len in [0, 1, 7, 8, 9, 15, 17, 255, 256, 257, 263, 777] {
+        let z = normal(len as u64 + 5, len);
+        for (mix, f) in mixes {
+            let x: Vec<f32> = z.iter().enumerate().map(|(i, z)| f(i, *z)).collect();
+            for &avx2 in &paths {
+                let mut out = vec![f32::NAN; len];
+                erf::erff_slice_with(avx2, &x, &mut out);
+                for (i, (x, o)) in x.iter().zip(&out).enumerate() {
+                    assert_eq!(
+                        o.to_bits(),
+                        libm::erff(*x).to_bits(),
+                        "len {len}, {mix}, avx2 {avx2}, element {i}: erff({x:e})"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Softmax of each `cols`-long row, exact (f64) after the f32 subtraction of the row max that
 /// every f32 softmax does (its rounding alone is up to ~1e-6 relative for inputs near ±16).
 fn softmax_f64(v: &[f32], cols: usize) -> Vec<f64> {

@@ -273,15 +273,15 @@ fn gemm_rows(isa: Isa, a: &[f32], rows: usize, w: &BsrMatrix, c: &mut [f32]) {
     }
 }
 
-/// Row tiles × panels with `kernel` computing one MR×16 tile (inlined into the AVX2 caller,
-/// so the micro-kernel is not a call per tile).
+/// Row tiles × panels, with `kernel` computing one MR×16 tile and writing it to C (inlined
+/// into the AVX2 caller, so the micro-kernel is not a call per tile).
 #[inline(always)]
 fn tiles(
     a: &[f32],
     rows: usize,
     w: &BsrMatrix,
     c: &mut [f32],
-    kernel: impl Fn(usize, &[f32], usize, &[u32], &[f32], &mut [[f32; NR]; MR]),
+    kernel: impl Fn(usize, &[f32], usize, &Panel, &[u32], &[f32], &mut [f32]),
 ) {
     let (k, n) = (w.k, w.n);
     for i0 in (0..rows).step_by(MR) {
@@ -291,17 +291,22 @@ fn tiles(
         for p in &w.panels {
             let idx = &w.rows[p.row_start..p.row_start + p.row_len];
             let vals = &w.values[p.row_start * NR..(p.row_start + p.row_len) * NR];
-            let mut tile = [[0.0f32; NR]; MR];
-            kernel(mr, a_tile, k, idx, vals, &mut tile);
-            for (acc, out) in tile.iter().zip(c_tile.chunks_exact_mut(n)) {
-                if p.contiguous {
-                    let j0 = p.cols[0] as usize;
-                    super::sgemm::store_tile_row(&mut out[j0..j0 + p.width], acc);
-                } else {
-                    for (&j, &v) in p.cols[..p.width].iter().zip(acc) {
-                        out[j as usize] = v;
-                    }
-                }
+            kernel(mr, a_tile, k, p, idx, vals, c_tile);
+        }
+    }
+}
+
+/// Write a computed tile's `mr` rows into C's rows `c_tile` (row length N), at the panel's
+/// output columns.
+#[inline(always)]
+fn store_tile(tile: &[[f32; NR]; MR], p: &Panel, c_tile: &mut [f32], n: usize) {
+    for (acc, out) in tile.iter().zip(c_tile.chunks_exact_mut(n)) {
+        if p.contiguous {
+            let j0 = p.cols[0] as usize;
+            super::sgemm::store_tile_row(&mut out[j0..j0 + p.width], acc);
+        } else {
+            for (&j, &v) in p.cols[..p.width].iter().zip(acc) {
+                out[j as usize] = v;
             }
         }
     }
@@ -312,10 +317,12 @@ fn portable_kernel(
     mr: usize,
     a: &[f32],
     lda: usize,
+    p: &Panel,
     idx: &[u32],
     vals: &[f32],
-    tile: &mut [[f32; NR]; MR],
+    c_tile: &mut [f32],
 ) {
+    let mut tile = [[0.0f32; NR]; MR];
     for (r, acc) in tile.iter_mut().enumerate().take(mr) {
         let a_row = &a[r * lda..(r + 1) * lda];
         for (&p, wv) in idx.iter().zip(vals.chunks_exact(NR)) {
@@ -325,11 +332,14 @@ fn portable_kernel(
             }
         }
     }
+    store_tile(&tile, p, c_tile, c_tile.len() / mr);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BsrMatrix, MR, NR};
+    use super::{BsrMatrix, MR, NR, Panel};
+    use crate::kernels::sgemm::TileOut;
+    use crate::kernels::sgemm::avx2::write_tile;
     use std::arch::x86_64::*;
 
     /// [`super::tiles`] with the AVX2 micro-kernel inlined.
@@ -338,28 +348,32 @@ mod avx2 {
     /// AVX2 and FMA must be available.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn tiles(a: &[f32], rows: usize, w: &BsrMatrix, c: &mut [f32]) {
-        super::tiles(a, rows, w, c, |mr, a_tile, lda, idx, vals, tile| {
+        super::tiles(a, rows, w, c, |mr, a_tile, lda, p, idx, vals, c_tile| {
             // SAFETY: AVX2 and FMA are available (this function's contract); `a_tile` holds
             // `mr` rows of `lda` = K values, every row index is < K (`BsrMatrix::new` lists rows
-            // of `0..k` only), and `vals` holds `idx.len() × NR` values (sliced by `tiles`).
-            unsafe { kernel(mr, a_tile, lda, idx, vals, tile) }
+            // of `0..k` only), `vals` holds `idx.len() × NR` values (sliced by `tiles`), and
+            // `c_tile` holds `mr` rows of N values with the panel's columns < N.
+            unsafe { kernel(mr, a_tile, lda, p, idx, vals, c_tile) }
         })
     }
 
     /// MR×16 tile over the panel's rows: 12 accumulators, 2 weight loads, 1 index load and
-    /// MR broadcasts per row.
+    /// MR broadcasts per row. A panel of 16 consecutive columns is written straight into C
+    /// ([`TileOut::C`]); any other goes through a tile and [`super::store_tile`].
     ///
     /// # Safety
     /// AVX2 and FMA must be available; `a` must hold `mr` (1..=MR) rows of stride `lda`, every
-    /// value of `idx` must be < `lda`, and `vals` must hold `idx.len() × NR` values.
+    /// value of `idx` must be < `lda`, `vals` must hold `idx.len() × NR` values, and `c_tile`
+    /// must hold `mr` rows whose length exceeds every column of `p`.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn kernel(
         mr: usize,
         a: &[f32],
         lda: usize,
+        p: &Panel,
         idx: &[u32],
         vals: &[f32],
-        tile: &mut [[f32; NR]; MR],
+        c_tile: &mut [f32],
     ) {
         debug_assert!((1..=MR).contains(&mr) && a.len() >= mr * lda);
         debug_assert!(vals.len() >= idx.len() * NR);
@@ -383,12 +397,22 @@ mod avx2 {
                 }
             }
         }
-        for r in 0..mr {
-            // SAFETY: tile rows are NR = 16 floats.
-            unsafe {
-                _mm256_storeu_ps(tile[r].as_mut_ptr(), acc[r][0]);
-                _mm256_storeu_ps(tile[r].as_mut_ptr().add(8), acc[r][1]);
+        let n = c_tile.len() / mr;
+        let mut tile = [[0.0f32; NR]; MR];
+        let full = p.contiguous && p.width == NR;
+        let out = if full {
+            TileOut::C {
+                c: &mut c_tile[p.cols[0] as usize..],
+                ldc: n,
+                add: false,
             }
+        } else {
+            TileOut::Tile(&mut tile)
+        };
+        // SAFETY: AVX2 is available (contract).
+        unsafe { write_tile(&acc, mr, out) };
+        if !full {
+            super::store_tile(&tile, p, c_tile, n);
         }
     }
 }

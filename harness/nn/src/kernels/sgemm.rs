@@ -189,13 +189,26 @@ fn gemm_rows(isa: Isa, a: &[f32], rows: usize, b: &PackedB, c: &mut [f32]) {
                 let nr = NR.min(n - j0);
                 let panel = b.panel(k0, kc, p);
                 let a_tile = &a[i0 * k + k0..];
+                #[cfg(target_arch = "x86_64")]
+                if isa == Isa::Avx2Fma && nr == NR {
+                    let out = TileOut::C {
+                        c: &mut c[i0 * n + j0..],
+                        ldc: n,
+                        add: accumulate,
+                    };
+                    // SAFETY: as below; `out` holds mr rows of stride n with 16 columns each.
+                    unsafe { avx2::kernel(mr, kc, a_tile, k, panel, out) };
+                    continue;
+                }
                 let mut tile = [[0.0f32; NR]; MR];
                 match isa {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: `isa.available()` was asserted by the caller, so AVX2 and FMA exist;
                     // `a_tile` holds rows i0..i0+mr with stride k and at least kc values each, and
                     // `panel` holds kc×NR values (both checked by the slicing above).
-                    Isa::Avx2Fma => unsafe { avx2::kernel(mr, kc, a_tile, k, panel, &mut tile) },
+                    Isa::Avx2Fma => unsafe {
+                        avx2::kernel(mr, kc, a_tile, k, panel, TileOut::Tile(&mut tile))
+                    },
                     _ => portable_kernel(mr, kc, a_tile, k, panel, &mut tile),
                 }
                 for (r, row) in tile.iter().enumerate().take(mr) {
@@ -211,6 +224,24 @@ fn gemm_rows(isa: Isa, a: &[f32], rows: usize, b: &PackedB, c: &mut [f32]) {
             }
         }
     }
+}
+
+/// Where an AVX2 micro-kernel puts its MR×16 result.
+///
+/// Why C directly: the tile buffer costs 12 stores, 12 loads and 12 stores per tile, the same
+/// whatever K is; with the ViT's K = 128 (and 64 rows per panel in a 50 % block-sparse GEMM) that
+/// round trip was a visible share of the GEMM.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum TileOut<'a> {
+    /// A tile buffer (rows beyond the kernel's `mr` are left alone).
+    Tile(&'a mut [[f32; NR]; MR]),
+    /// 16 consecutive columns of C: row r at `c[r·ldc .. r·ldc + 16]`; with `add`, the result
+    /// is added to what is there (the same single rounding as `d += s`).
+    C {
+        c: &'a mut [f32],
+        ldc: usize,
+        add: bool,
+    },
 }
 
 /// `dst = row[..dst.len()]`. A full row is a fixed-size copy (two vector moves): through
@@ -245,8 +276,8 @@ fn portable_kernel(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{MR, NR};
+pub(crate) mod avx2 {
+    use super::{MR, NR, TileOut};
     use std::arch::x86_64::*;
 
     /// 6×16 tile: 12 accumulators, 2 B loads and 6 A broadcasts per k.
@@ -261,7 +292,7 @@ mod avx2 {
         a: &[f32],
         lda: usize,
         panel: &[f32],
-        tile: &mut [[f32; NR]; MR],
+        out: TileOut<'_>,
     ) {
         debug_assert!(panel.len() >= kc * NR);
         debug_assert!((1..=MR).contains(&mr) && a.len() >= (mr - 1) * lda + kc);
@@ -270,7 +301,7 @@ mod avx2 {
         let rows: [*const f32; MR] =
             std::array::from_fn(|r| a.as_ptr().wrapping_add(if r < mr { r * lda } else { 0 }));
         // SAFETY: kk < kc, so rows[r] + kk stays in row r (or row 0) of `a`.
-        unsafe { kernel_at(mr, kc, rows, |kk| kk, panel, tile) }
+        unsafe { kernel_at(mr, kc, rows, |kk| kk, panel, out) }
     }
 
     /// The tile with A's element (r, kk) at `rows[r] + col(kk)`: the dense GEMM's rows
@@ -289,7 +320,7 @@ mod avx2 {
         rows: [*const f32; MR],
         col: impl Fn(usize) -> usize,
         panel: &[f32],
-        tile: &mut [[f32; NR]; MR],
+        out: TileOut<'_>,
     ) {
         debug_assert!(panel.len() >= kc * NR);
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
@@ -307,11 +338,48 @@ mod avx2 {
                 }
             }
         }
-        for r in 0..mr {
-            // SAFETY: tile rows are NR = 16 floats.
-            unsafe {
-                _mm256_storeu_ps(tile[r].as_mut_ptr(), acc[r][0]);
-                _mm256_storeu_ps(tile[r].as_mut_ptr().add(8), acc[r][1]);
+        // SAFETY: AVX2 is available (contract).
+        unsafe { write_tile(&acc, mr, out) }
+    }
+
+    /// The accumulators' first `mr` rows to `out`.
+    ///
+    /// # Safety
+    /// AVX2 must be available. Panics when a C destination is too short for `mr` rows.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn write_tile(acc: &[[__m256; 2]; MR], mr: usize, out: TileOut<'_>) {
+        match out {
+            TileOut::Tile(tile) => {
+                for (acc, row) in acc.iter().zip(tile.iter_mut()).take(mr) {
+                    // SAFETY: tile rows are NR = 16 floats.
+                    unsafe {
+                        _mm256_storeu_ps(row.as_mut_ptr(), acc[0]);
+                        _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[1]);
+                    }
+                }
+            }
+            TileOut::C { c, ldc, add } => {
+                assert!(
+                    mr >= 1 && c.len() >= (mr - 1) * ldc + NR,
+                    "tile destination too short"
+                );
+                for (r, acc) in acc.iter().enumerate().take(mr) {
+                    // SAFETY: row r < mr starts at r·ldc and has 16 values (asserted above).
+                    unsafe {
+                        let dst = c.as_mut_ptr().add(r * ldc);
+                        let (v0, v1) = if add {
+                            (
+                                _mm256_add_ps(_mm256_loadu_ps(dst), acc[0]),
+                                _mm256_add_ps(_mm256_loadu_ps(dst.add(8)), acc[1]),
+                            )
+                        } else {
+                            (acc[0], acc[1])
+                        };
+                        _mm256_storeu_ps(dst, v0);
+                        _mm256_storeu_ps(dst.add(8), v1);
+                    }
+                }
             }
         }
     }
@@ -357,18 +425,31 @@ pub fn sgemm_conv_nhwc(
                 let rows: [*const f32; MR] = std::array::from_fn(|r| window.wrapping_add(r));
                 for p in 0..b.panels {
                     let (j0, nr) = (p * NR, NR.min(n - p * NR));
+                    // The tile's rows are consecutive output pixels: rows of C n apart.
+                    let o = (oy * wo + ox0) * n + j0;
                     let mut tile = [[0.0f32; NR]; MR];
+                    let out = if nr == NR {
+                        TileOut::C {
+                            c: &mut c_img[o..],
+                            ldc: n,
+                            add: false,
+                        }
+                    } else {
+                        TileOut::Tile(&mut tile)
+                    };
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX2 and FMA are available (checked above). Row r < MR of the
                     // window reads `window + r + koff[t]` ≤ (cin−1, oy + kk − 1, ox0 + MR − 1 +
                     // kk − 1) in the padded copy: oy + kk − 1 < h + 2p, and ox0 + MR + kk − 2 <
                     // wo + MR + kk − 2 = w + 2p + MR − 1 < wp. The panel holds k × NR values.
                     unsafe {
-                        avx2::kernel_at(mr, k, rows, |t| pd.koff[t], panel(p), &mut tile)
+                        avx2::kernel_at(mr, k, rows, |t| pd.koff[t], panel(p), out)
                     };
-                    for (r, row) in tile.iter().enumerate().take(mr) {
-                        let o = (oy * wo + ox0 + r) * n + j0;
-                        store_tile_row(&mut c_img[o..o + nr], row);
+                    if nr < NR {
+                        for (r, row) in tile.iter().enumerate().take(mr) {
+                            let o = o + r * n;
+                            store_tile_row(&mut c_img[o..o + nr], row);
+                        }
                     }
                 }
             }
