@@ -132,7 +132,15 @@ fn expf_mid(x: f32) -> f32 {
     let sign = (bits >> 31) as i32;
     let hx = bits & 0x7fff_ffff;
     let half = pick(sign != 0, -0.5, 0.5);
-    let k_far = (INV_LN2 * x + half) as i32;
+    // libm's `(INV_LN2 * x + half) as i32`. Rust's saturating `as` made LLVM convert lane by
+    // lane (8 scalar conversions and inserts per call); an unchecked truncation is one vector
+    // instruction. It needs a finite, in-range value: on this function's arguments |v| < 60,
+    // and a lane outside that (a NaN, ±∞ or huge argument) is one whose result `erff_large`
+    // discards, so it is set to 0 first.
+    let v = INV_LN2 * x + half;
+    let v = pick(v.abs() < 1.0e9, v, 0.0);
+    // SAFETY: v is finite and |v| < 1e9 < 2³¹, so the truncation is defined (and equals `as`).
+    let k_far = unsafe { v.to_int_unchecked::<i32>() };
     let k_near = 1 - sign - sign;
     let k = if hx > 0x3f85_1592 {
         k_far
