@@ -505,3 +505,57 @@ fn hw_eval_json_carries_scalesim_access_counts() {
     assert!(counts["dram_ifmap_bytes"].as_f64().unwrap() > 0.0, "{v}");
     assert!((counts["mapping_efficiency"].as_f64().unwrap() - 0.945_312_5).abs() < 1e-12);
 }
+
+/// `bench models --json`: one row per compressed variant (identity included, the dense model
+/// itself) and batch, each with both sides' times and their paired ratio. Structure only; the
+/// ratios are timings, which tests do not judge.
+#[test]
+fn bench_models_json_has_a_paired_row_per_variant_and_batch() {
+    let sb = Sandbox::new();
+    let suite = sb.write(
+        "bm.yaml",
+        &suite_text("bm", 1, 1).replace(
+            "  - id: identity\n",
+            "  - id: identity\n  - id: ptq\n    label: w8a8\n    params: { w_bits: 8, a_bits: 8 }\n",
+        ),
+    );
+    let out = sb.run(&[
+        "bench",
+        "models",
+        suite.to_str().unwrap(),
+        "--quick",
+        "--json",
+        "--threads",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut seen: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["batch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let want: Vec<(String, u64)> = [
+        ("identity", 1),
+        ("identity", 256),
+        ("w8a8", 1),
+        ("w8a8", 256),
+    ]
+    .iter()
+    .map(|(m, b)| (m.to_string(), *b))
+    .collect();
+    assert_eq!(seen, want, "{rows:?}");
+    for r in &rows {
+        for field in ["seconds", "dense_seconds", "speedup"] {
+            let v = r[field].as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{field} of {r}");
+        }
+        assert_eq!(r["model"], "mlp");
+        assert_eq!(r["threads"], 1);
+    }
+}

@@ -8,10 +8,13 @@
 //! what is deployed: the kernels, their shapes and formats are the suite's. The speed of a
 //! deployed model does not depend on how long it was trained.
 //!
-//! How they are timed: for each batch size, a round times the dense model and then each
-//! compressed model right after it (median of repeated calls each), and the reported numbers
-//! are the medians over rounds of those paired timings. On a shared machine the ratio of
-//! back-to-back timings is what means something; the absolute seconds are noisy.
+//! How they are timed: for each batch size, a round times the dense model and each compressed
+//! model in alternating calls (dense, compressed, compressed, dense, …), and the reported
+//! seconds are medians over all calls of the rounds, the speedup the median of the calls'
+//! paired ratios. On a shared machine the ratio of back-to-back timings is what means
+//! something; the absolute seconds are noisy. (Timing the dense model for a while and then the
+//! compressed one let a change of machine speed between the two into the ratio: the ViT's
+//! `identity` row, the dense model itself, once read 1.20×.)
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use compbench_nn::DeployedModel;
-use compbench_nn::bench::{median, median_seconds};
+use compbench_nn::bench::median;
 use compbench_runner::execute::{self, Baseline};
 use compbench_runner::progress::Silent;
 use compbench_suite::{Experiment, Mode, Suite};
@@ -76,9 +79,10 @@ pub struct ModelBenchRow {
     pub batch: usize,
     /// Median seconds per forward pass of the compressed model.
     pub seconds: f64,
-    /// Median seconds per forward pass of the dense model, timed right before it.
+    /// Median seconds per forward pass of the dense model, in calls alternating with its.
     pub dense_seconds: f64,
-    /// dense_seconds / seconds.
+    /// Median over the alternating calls of (dense call's seconds / compressed call's): close
+    /// to, not always equal to, dense_seconds / seconds.
     pub speedup: f64,
     pub threads: usize,
 }
@@ -87,7 +91,7 @@ pub struct ModelBenchRow {
 #[derive(Debug, Clone, Copy)]
 struct Timing {
     rounds: usize,
-    /// Seconds per median at batch 1 and at the larger batch.
+    /// Seconds each side (dense, compressed) gets per round at batch 1 and at the larger batch.
     budget_small: f64,
     budget_large: f64,
 }
@@ -248,14 +252,13 @@ fn time_all(networks: &[Network], t: Timing, threads: usize) -> Vec<ModelBenchRo
                     t.rounds
                 );
                 for (i, (_, model)) in net.variants.iter().enumerate() {
-                    let dense = time_forward(&net.dense, input, batch, t.budget(batch));
-                    let comp = time_forward(model, input, batch, t.budget(batch));
-                    pairs[i].push((dense, comp));
+                    pairs[i].extend(time_pairs(&net.dense, model, input, batch, t.budget(batch)));
                 }
             }
             for ((e, _), p) in net.variants.iter().zip(&pairs) {
                 let dense_seconds = median(p.iter().map(|x| x.0).collect());
                 let seconds = median(p.iter().map(|x| x.1).collect());
+                let speedup = median(p.iter().map(|x| x.0 / x.1).collect());
                 let specs = compbench_registry::method(&e.method.id)
                     .map(|m| m.params())
                     .unwrap_or(&[]);
@@ -268,7 +271,7 @@ fn time_all(networks: &[Network], t: Timing, threads: usize) -> Vec<ModelBenchRo
                     batch,
                     seconds,
                     dense_seconds,
-                    speedup: dense_seconds / seconds,
+                    speedup,
                     threads,
                 });
             }
@@ -277,10 +280,34 @@ fn time_all(networks: &[Network], t: Timing, threads: usize) -> Vec<ModelBenchRo
     rows
 }
 
-fn time_forward(model: &DeployedModel, x: &[f32], batch: usize, budget: f64) -> f64 {
-    median_seconds(budget, || {
-        std::hint::black_box(model.forward(std::hint::black_box(x), batch));
-    })
+/// (dense, compressed) seconds of paired forward passes filling about `2 × budget` seconds:
+/// after a warm-up call of each, the pairs alternate their order (dense first, then
+/// compressed first, …) so that neither side always runs on a cache the other left warm.
+fn time_pairs(
+    dense: &DeployedModel,
+    comp: &DeployedModel,
+    x: &[f32],
+    batch: usize,
+    budget: f64,
+) -> Vec<(f64, f64)> {
+    let call = |m: &DeployedModel| {
+        let t = std::time::Instant::now();
+        std::hint::black_box(m.forward(std::hint::black_box(x), batch));
+        t.elapsed().as_secs_f64()
+    };
+    let one = call(dense) + call(comp);
+    let pairs = ((2.0 * budget / one.max(1e-9)) as usize).clamp(5, 1000);
+    (0..pairs)
+        .map(|i| {
+            if i % 2 == 0 {
+                let d = call(dense);
+                (d, call(comp))
+            } else {
+                let c = call(comp);
+                (call(dense), c)
+            }
+        })
+        .collect()
 }
 
 pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {
@@ -320,7 +347,7 @@ pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {
     }
     print!("{}", ui::table(&t));
     println!(
-        "{threads} thread(s); each time is a median over {} round(s) of back-to-back dense/compressed timings",
+        "{threads} thread(s); times are medians over {} round(s) of alternating dense/compressed calls, the speedup the median of their paired ratios",
         Timing::new(args.quick).rounds
     );
     Ok(ExitCode::SUCCESS)
