@@ -325,8 +325,8 @@ fn portable_kernel(
     let mut tile = [[0.0f32; NR]; MR];
     for (r, acc) in tile.iter_mut().enumerate().take(mr) {
         let a_row = &a[r * lda..(r + 1) * lda];
-        for (&p, wv) in idx.iter().zip(vals.chunks_exact(NR)) {
-            let av = a_row[p as usize];
+        for (&row, wv) in idx.iter().zip(vals.chunks_exact(NR)) {
+            let av = a_row[row as usize];
             for (s, &b) in acc.iter_mut().zip(wv) {
                 *s = av.mul_add(b, *s);
             }
@@ -377,21 +377,22 @@ mod avx2 {
     ) {
         debug_assert!((1..=MR).contains(&mr) && a.len() >= mr * lda);
         debug_assert!(vals.len() >= idx.len() * NR);
-        debug_assert!(idx.iter().all(|&p| (p as usize) < lda));
+        debug_assert!(idx.iter().all(|&row| (row as usize) < lda));
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         // Rows beyond mr read row 0 again (always valid) and are discarded, so the loop body has
         // no branches.
         let rp: [*const f32; MR] =
             std::array::from_fn(|r| a.as_ptr().wrapping_add(if r < mr { r * lda } else { 0 }));
         let bp = vals.as_ptr();
-        for (t, &p) in idx.iter().enumerate() {
-            let p = p as usize;
-            // SAFETY: t < idx.len(), so t*NR+15 < vals.len(); p < lda, so rp[r]+p is inside row r.
+        for (t, &row) in idx.iter().enumerate() {
+            let row = row as usize;
+            // SAFETY: t < idx.len(), so t*NR+15 < vals.len(); row < lda, so rp[r]+row is inside
+            // row r of A.
             unsafe {
                 let b0 = _mm256_loadu_ps(bp.add(t * NR));
                 let b1 = _mm256_loadu_ps(bp.add(t * NR + 8));
                 for r in 0..MR {
-                    let av = _mm256_broadcast_ss(&*rp[r].add(p));
+                    let av = _mm256_broadcast_ss(&*rp[r].add(row));
                     acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
                     acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
                 }
