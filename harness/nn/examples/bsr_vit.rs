@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use compbench_core::seed::Rng;
+use compbench_nn::bench::{self, alternating_seconds};
 use compbench_nn::deployed::{BsrGemm, DeployedModel, GemmKernel};
 use compbench_nn::kernels::bsr::prune_blocks_l1;
 use compbench_nn::models::{ModelConfig, Network};
@@ -32,12 +33,6 @@ fn median(reps: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     t.sort_by(|a, b| a.total_cmp(b));
     t[t.len() / 2]
-}
-
-/// The middle value of `v`.
-fn middle(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// The pruned model: every transformer block's GEMMs become [`BsrGemm`]. Returns it and the
@@ -96,24 +91,17 @@ fn main() {
         let batch = 256;
         let mut r = Rng::new(1);
         let x: Vec<f32> = (0..batch * 784).map(|_| r.next_f32()).collect();
-        // Each repetition times the dense model and then the pruned one, so a change of machine
-        // speed (the 2-core VM's neighbours) falls on both sides of a pair; the speedup is the
-        // median of the pairs' ratios.
+        // Calls of the two models alternate, so a change of machine speed (the 2-core VM's
+        // neighbours) falls on both sides of a pair; the speedup is the median of the pairs'
+        // ratios.
         let forward = |m: &DeployedModel| {
-            let t = Instant::now();
             std::hint::black_box(m.forward(&x, batch));
-            t.elapsed().as_secs_f64()
         };
-        forward(&dense);
-        forward(&sparse);
-        let (mut td, mut ts, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..3 * reps {
-            let (d, s) = (forward(&dense), forward(&sparse));
-            td.push(d);
-            ts.push(s);
-            ratios.push(d / s);
-        }
-        let (d, s, speedup) = (middle(td), middle(ts), middle(ratios));
+        let pairs = alternating_seconds(1 + 3 * reps, || forward(&dense), || forward(&sparse));
+        let pairs = &pairs[1..]; // the first pair warms up
+        let d = bench::median(pairs.iter().map(|p| p.0).collect());
+        let s = bench::median(pairs.iter().map(|p| p.1).collect());
+        let speedup = bench::median(pairs.iter().map(|p| p.0 / p.1).collect());
         // The pruned GEMMs alone, on the inputs they see in the model.
         let names: Vec<String> = sparse
             .gemm_layers()

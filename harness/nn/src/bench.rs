@@ -69,6 +69,34 @@ pub fn paired_seconds(
     (median(k), median(b))
 }
 
+/// Seconds of `pairs` calls of `a` and of `b`, alternating call by call, with the order
+/// swapped every pair (a then b, b then a, …) so that neither side always runs on the cache
+/// the other left. A change of machine speed then falls on both sides of each pair, which a
+/// ratio of back-to-back *rounds* does not guarantee (`compbench bench models` once read 1.20×
+/// for the dense model against itself that way). Returns (a seconds, b seconds) per pair.
+pub fn alternating_seconds(
+    pairs: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> Vec<(f64, f64)> {
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    (0..pairs)
+        .map(|i| {
+            if i % 2 == 0 {
+                let ta = time(&mut a);
+                (ta, time(&mut b))
+            } else {
+                let tb = time(&mut b);
+                (time(&mut a), tb)
+            }
+        })
+        .collect()
+}
+
 /// The middle value of `v` (the upper one of an even count); `v` must not be empty. The
 /// median of timing rounds, here and in `compbench bench models`.
 pub fn median(mut v: Vec<f64>) -> f64 {

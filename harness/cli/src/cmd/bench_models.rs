@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use compbench_nn::DeployedModel;
-use compbench_nn::bench::median;
+use compbench_nn::bench::{alternating_seconds, median};
 use compbench_runner::execute::{self, Baseline};
 use compbench_runner::progress::Silent;
 use compbench_suite::{Experiment, Mode, Suite};
@@ -280,9 +280,8 @@ fn time_all(networks: &[Network], t: Timing, threads: usize) -> Vec<ModelBenchRo
     rows
 }
 
-/// (dense, compressed) seconds of paired forward passes filling about `2 × budget` seconds:
-/// after a warm-up call of each, the pairs alternate their order (dense first, then
-/// compressed first, …) so that neither side always runs on a cache the other left warm.
+/// (dense, compressed) seconds of paired forward passes filling about `2 × budget` seconds,
+/// after a warm-up call of each ([`alternating_seconds`]).
 fn time_pairs(
     dense: &DeployedModel,
     comp: &DeployedModel,
@@ -290,24 +289,13 @@ fn time_pairs(
     batch: usize,
     budget: f64,
 ) -> Vec<(f64, f64)> {
-    let call = |m: &DeployedModel| {
-        let t = std::time::Instant::now();
+    let forward = |m: &DeployedModel| {
         std::hint::black_box(m.forward(std::hint::black_box(x), batch));
-        t.elapsed().as_secs_f64()
     };
-    let one = call(dense) + call(comp);
+    let warm = alternating_seconds(1, || forward(dense), || forward(comp));
+    let one = warm[0].0 + warm[0].1;
     let pairs = ((2.0 * budget / one.max(1e-9)) as usize).clamp(5, 1000);
-    (0..pairs)
-        .map(|i| {
-            if i % 2 == 0 {
-                let d = call(dense);
-                (d, call(comp))
-            } else {
-                let c = call(comp);
-                (call(dense), c)
-            }
-        })
-        .collect()
+    alternating_seconds(pairs, || forward(dense), || forward(comp))
 }
 
 pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {

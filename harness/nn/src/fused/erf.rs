@@ -248,8 +248,19 @@ fn erff_block_impl(
 /// Branch-free compaction of the large elements' indices, one element at a time.
 #[inline(always)]
 fn compact_large(x: &[f32], idx: &mut [u16; BLOCK + GROUP]) -> usize {
-    let mut n = 0usize;
-    for (i, x) in x.iter().enumerate() {
+    compact_large_from(x, 0, 0, idx)
+}
+
+/// [`compact_large`] of the elements from `start` on, appended after the `n` indices already
+/// listed; returns the new count.
+#[inline(always)]
+fn compact_large_from(
+    x: &[f32],
+    start: usize,
+    mut n: usize,
+    idx: &mut [u16; BLOCK + GROUP],
+) -> usize {
+    for (i, x) in x.iter().enumerate().skip(start) {
         idx[n] = i as u16;
         n += is_large(*x) as usize;
     }
@@ -277,7 +288,7 @@ fn erff_avx2(x: &[f32], out: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BLOCK, GROUP, is_large};
+    use super::{BLOCK, GROUP};
     use std::arch::x86_64::*;
 
     /// For each 8-bit mask, the positions of its set bits in ascending order (then zeros).
@@ -327,11 +338,7 @@ mod avx2 {
                 n += mask.count_ones() as usize;
             }
         }
-        for (i, x) in x.iter().enumerate().skip(groups * GROUP) {
-            idx[n] = i as u16;
-            n += is_large(*x) as usize;
-        }
-        n
+        super::compact_large_from(x, groups * GROUP, n, idx)
     }
 }
 
